@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Print the lab summary that `make demo` ends with: nodes, their state, and what is validated-only."""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from components import COMPONENTS  # noqa: E402  (scripts/components.py, shared with the README check)
+
+
+def sh(*cmd: str) -> str:
+    proc = subprocess.run(cmd, text=True, capture_output=True, check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else "?"
+
+
+def nodes() -> list[dict]:
+    out = subprocess.run(["docker", "ps", "--filter", "label=mediastack.lab.group", "--format", "{{.Names}}"],
+                         text=True, capture_output=True, check=True).stdout.split()
+    rows = []
+    for name in sorted(out):
+        info = json.loads(sh("docker", "inspect", name))[0]
+        labels = info["Config"]["Labels"]
+        net = next(iter(info["NetworkSettings"]["Networks"].values()))
+        rows.append({
+            "node": name,
+            "group": labels.get("mediastack.lab.group", "?"),
+            "address": net.get("IPAddress", "?"),
+            "labels": ",".join("%s=%s" % kv for kv in sorted(json.loads(labels.get("mediastack.lab.node_labels", "{}")).items())) or "-",
+            "systemd": sh("docker", "exec", name, "systemctl", "is-system-running"),
+            "media uid": (sh("docker", "exec", name, "getent", "passwd", "media").split(":") + ["?"] * 3)[2],
+            "swarm": sh("docker", "exec", name, "docker", "info", "--format", "{{.Swarm.ControlAvailable}}/{{.Swarm.LocalNodeState}}"),
+        })
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    if not rows:
+        return "(none)"
+    cols = list(rows[0])
+    width = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    lines = ["  ".join(c.ljust(width[c]) for c in cols), "  ".join("-" * width[c] for c in cols)]
+    lines += ["  ".join(str(r[c]).ljust(width[c]) for c in cols) for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--elapsed", type=int, default=0)
+    args = parser.parse_args()
+    print("\n==================== mediastack lab summary ====================")
+    print(table(nodes()))
+    print("\nComponents (README table):")
+    print(table([{"component": c.name, "issue": c.issue, "status here": c.status, "how it is proven": c.proof} for c in COMPONENTS]))
+    if args.elapsed:
+        print("\ndemo took %d s; remove the lab with `make lab-down`" % args.elapsed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""End to end on a fresh lab: site.yml converges every node, a second run changes nothing,
+check mode on the converged lab changes nothing, and the lab registry serves images to nodes."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from ..helpers import ROOT, playbook, recap
+
+NODES = ["mslab-m1", "mslab-m2", "mslab-m3", "mslab-w1", "mslab-w2"]
+
+
+def docker_exec(node: str, *cmd: str) -> str:
+    return subprocess.run(["docker", "exec", node, *cmd], text=True, capture_output=True, check=True).stdout.strip()
+
+
+def print_recap(title: str, table: dict[str, dict[str, int]]) -> None:
+    print("\n%s" % title)
+    print("%-10s %4s %8s %12s %7s" % ("host", "ok", "changed", "unreachable", "failed"))
+    for host, s in sorted(table.items()):
+        print("%-10s %4d %8d %12d %7d" % (host, s["ok"], s["changed"], s["unreachable"], s["failed"]))
+
+
+def _plain(value):
+    """Drop ansible-inventory's unsafe wrappers ({'__ansible_unsafe': 'x'} -> 'x')."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def test_lab_inventory_has_the_planned_nodes(lab):
+    inv = _plain(json.loads(lab["inventory_json"]))
+    assert sorted(inv["swarm_managers"]["hosts"]) == NODES[:3]
+    assert sorted(inv["swarm_workers"]["hosts"]) == NODES[3:]
+    hostvars = inv["_meta"]["hostvars"]
+    assert hostvars["mslab-w1"]["swarm_node_labels"] == {"type": "media", "gpu": "true"}
+    assert hostvars["mslab-w2"]["swarm_node_labels"] == {"type": "data", "ssd": "true"}
+    assert {h: hostvars[h]["ansible_connection"] for h in NODES} == {h: "community.docker.docker" for h in NODES}
+    for node in NODES:
+        assert docker_exec(node, "systemctl", "is-system-running") == "running"
+        # each node has its own /var/lib/docker volume
+        mounts = json.loads(subprocess.run(["docker", "inspect", node, "--format", "{{json .Mounts}}"], text=True,
+                                           capture_output=True, check=True).stdout)
+        assert any(m["Destination"] == "/var/lib/docker" and m["Name"] == node + "-docker" for m in mounts)
+
+
+def test_lab_registry_serves_images_to_nodes(lab):
+    base = subprocess.run(["scripts/lab-image.sh"], cwd=ROOT, text=True, capture_output=True, check=True).stdout.strip()
+    tag = base.split(":")[1]
+    ref = "127.0.0.1:5000/mediastack/lab-base:%s" % tag
+    subprocess.run(["docker", "tag", base, ref], check=True)
+    subprocess.run(["docker", "push", ref], check=True, capture_output=True)
+    catalog = json.loads(docker_exec("mslab-w2", "curl", "-fsS", "http://172.31.240.5:5000/v2/_catalog"))
+    assert "mediastack/lab-base" in catalog["repositories"]
+    tags = json.loads(docker_exec("mslab-m1", "curl", "-fsS", "http://172.31.240.5:5000/v2/mediastack/lab-base/tags/list"))
+    assert tag in tags["tags"]
+
+
+@pytest.fixture(scope="module")
+def first_run(lab):
+    proc = playbook("-i", lab["inventory"], "site.yml")
+    return proc
+
+
+def test_site_converges_every_node(first_run):
+    assert first_run.returncode == 0, first_run.stdout[-5000:]
+    table = recap(first_run.stdout)
+    print_recap("site.yml, first run on a fresh lab", table)
+    assert sorted(table) == NODES
+    assert all(s["failed"] == 0 and s["unreachable"] == 0 for s in table.values())
+    assert all(s["changed"] > 0 for s in table.values())
+
+
+def test_common_role_took_effect(first_run):
+    assert first_run.returncode == 0
+    for node in NODES:
+        assert docker_exec(node, "getent", "passwd", "media").split(":")[2:4] == ["2000", "2000"]
+        assert docker_exec(node, "stat", "-c", "%U:%G %a", "/srv/mediastack/media/tv") == "media:media 775"
+        assert int(docker_exec(node, "cat", "/proc/sys/fs/inotify/max_user_watches")) >= 524288
+
+
+def test_second_run_changes_nothing(first_run, lab):
+    assert first_run.returncode == 0
+    proc = playbook("-i", lab["inventory"], "site.yml")
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    table = recap(proc.stdout)
+    print_recap("site.yml, second run", table)
+    assert sorted(table) == NODES
+    assert {h: s["changed"] for h, s in table.items()} == {h: 0 for h in NODES}
+    assert all(s["failed"] == 0 and s["unreachable"] == 0 for s in table.values())
+
+
+def test_check_mode_on_converged_lab_changes_nothing(first_run, lab):
+    assert first_run.returncode == 0
+    proc = playbook("-i", lab["inventory"], "site.yml", "--check", "--diff")
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    table = recap(proc.stdout)
+    assert {h: s["changed"] for h, s in table.items()} == {h: 0 for h in NODES}
