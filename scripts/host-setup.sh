@@ -2,7 +2,11 @@
 # Host prerequisites for the lab and the tests, from Debian packages only; idempotent.
 # Starts dockerd when no engine answers (the build machines have no systemd as PID 1).
 set -euo pipefail
-packages=(docker.io debootstrap python3-venv rsync iproute2 nftables git)
+# docker.io/debootstrap: the lab; nftables/iproute2/binutils: the packet matrix and networkd checks;
+# restic/borgbackup/postgresql/sqlite3: the backup tests; prometheus/prometheus-alertmanager: promtool
+# and amtool for the rule tests; shellcheck: ansible-test sanity's shell check.
+packages=(docker.io debootstrap python3-venv rsync git iproute2 nftables binutils
+          restic borgbackup postgresql sqlite3 prometheus prometheus-alertmanager shellcheck)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -2,7 +2,7 @@
 # Run the named stages in order, stop at the first failure, and always print a timing table.
 # Each stage is `make <stage>` (see the Makefile); the lab is torn down at the end either way.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 declare -a names=() times=() results=()
 overall=0
 print_table() {
@@ -15,6 +15,7 @@ print_table() {
   done
   printf '%-12s %10s\n' total "$total"
 }
+# shellcheck disable=SC2317  # called through the EXIT trap
 cleanup() {
   make --no-print-directory lab-down >/dev/null 2>&1 || echo "warning: lab-down failed" >&2
   make --no-print-directory molecule-clean >/dev/null 2>&1 || true

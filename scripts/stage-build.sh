@@ -16,7 +16,8 @@ if [ -n "$bad" ]; then
 fi
 # ansible-doc on every plugin, from the installed artifact (not the checkout).
 ansible-galaxy collection install --force -p "$out/installed" "$tarball" --no-deps >/dev/null
-export ANSIBLE_COLLECTIONS_PATH="$out/installed:$(python -c 'import ansible_collections, os; print(os.path.dirname(list(ansible_collections.__path__)[-1]))')"
+site=$(python -c 'import ansible_collections, os; print(os.path.dirname(list(ansible_collections.__path__)[-1]))')
+export ANSIBLE_COLLECTIONS_PATH="$out/installed:$site"
 count=0
 for kind in module filter; do
   dir=plugins/${kind}s; [ "$kind" = filter ] && dir=plugins/filter

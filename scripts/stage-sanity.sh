@@ -35,4 +35,5 @@ git init -q
 git add -A
 git -c user.email=ci@localhost -c user.name=ci commit -q -m sanity
 echo "ansible-test sanity on ansible-core $core_version"
+# shellcheck disable=SC2086  # SANITY_ARGS holds several arguments
 ansible-test sanity --color no --venv --python 3.11 ${SANITY_ARGS:-}

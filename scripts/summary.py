@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the lab summary that `make demo` ends with: nodes, their state, and what is validated-only."""
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from components import COMPONENTS  # noqa: E402
 def test_readme_component_table_matches_components():
     text = (ROOT / "README.md").read_text()
     block = text.split("<!-- components:start -->")[1].split("<!-- components:end -->")[0]
-    rows = [line for line in block.strip().splitlines()[2:]]
+    rows = block.strip().splitlines()[2:]
     parsed = [tuple(cell.strip() for cell in row.strip().strip("|").split("|")) for row in rows]
     assert parsed == [tuple(c) for c in COMPONENTS]
     assert all(c.status in ("real", "validated-only") for c in COMPONENTS)

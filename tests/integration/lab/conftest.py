@@ -24,3 +24,9 @@ def lab():
     if os.environ.get("MEDIASTACK_KEEP_LAB") != "1":
         down = playbook("playbooks/lab_down.yml")
         assert down.returncode == 0, down.stdout[-3000:]
+
+
+@pytest.fixture(scope="session")
+def converged(lab):
+    """site.yml once on the fresh lab; the result of that first run."""
+    return playbook("-i", lab["inventory"], "site.yml")

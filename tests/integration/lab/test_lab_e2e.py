@@ -63,9 +63,8 @@ def test_lab_registry_serves_images_to_nodes(lab):
 
 
 @pytest.fixture(scope="module")
-def first_run(lab):
-    proc = playbook("-i", lab["inventory"], "site.yml")
-    return proc
+def first_run(converged):
+    return converged
 
 
 def test_site_converges_every_node(first_run):

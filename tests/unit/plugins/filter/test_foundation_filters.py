@@ -21,10 +21,10 @@ class TestDirTree:
 
     def test_random_trees_keep_order_and_count(self):
         rng = random.Random(20261125)
-        for _ in range(50):
-            tree, count = {}, 0
+        for _case in range(50):
+            tree: dict = {}
             frontier = [tree]
-            for _ in range(rng.randint(0, 30)):
+            for _step in range(rng.randint(0, 30)):
                 parent = rng.choice(frontier)
                 child: dict = {}
                 parent["d%d" % rng.randint(0, 10 ** 6)] = child
@@ -65,7 +65,7 @@ class TestSysctlRaise:
 
     def test_property_result_never_lowers(self):
         rng = random.Random(7)
-        for _ in range(200):
+        for _case in range(200):
             keys = ["fs.a%d.b" % i for i in range(rng.randint(1, 6))]
             minimums = {k: rng.randint(0, 10 ** 6) for k in keys}
             current = {k: str(rng.randint(0, 10 ** 6)) for k in keys}
@@ -129,3 +129,56 @@ class TestLabNodes:
     def test_bad_plans(self, managers, workers, subnet, labels, match):
         with pytest.raises(AnsibleFilterError, match=match):
             lab_nodes("lab", managers, workers, subnet, labels)
+
+
+from ansible_collections.mediastack.core.plugins.filter.hardware_tier import hardware_tier  # noqa: E402
+
+TIERS = [
+    {"name": "minimum", "cores": 4, "memory_gib": 8, "disk_gib": 100},
+    {"name": "recommended", "cores": 8, "memory_gib": 32, "disk_gib": 1000},
+    {"name": "enterprise", "cores": 16, "memory_gib": 64, "disk_gib": 4000},
+]
+
+
+def facts(cores, mem_gib, mounts):
+    return {"processor_vcpus": cores, "memtotal_mb": int(mem_gib * 1024),
+            "mounts": [{"mount": m, "size_total": int(g * 1024 ** 3)} for m, g in mounts]}
+
+
+class TestHardwareTier:
+    def test_tiers(self):
+        assert hardware_tier(facts(2, 24, [("/", 250)]), TIERS, "/srv/mediastack")["tier"] == "below-minimum"
+        out = hardware_tier(facts(8, 31.5, [("/", 50), ("/srv", 2000)]), TIERS, "/srv/mediastack")
+        assert out["tier"] == "recommended" and out["measured"]["disk_gib"] == 2000
+        assert out["shortfalls"] == ["cores: 8 CPU cores, enterprise needs 16", "memory_gib: 31.5 GiB memory, enterprise needs 64",
+                                     "disk_gib: 2000.0 GiB disk at the data root, enterprise needs 4000"]
+        assert hardware_tier(facts(32, 128, [("/", 8000)]), TIERS)["shortfalls"] == []
+
+    def test_below_minimum_names_what_is_missing(self):
+        out = hardware_tier(facts(2, 24, [("/", 250)]), TIERS)
+        assert out["below_minimum"] is True
+        assert out["shortfalls"] == ["cores: 2 CPU cores, minimum needs 4"]
+
+    def test_longest_mount_wins_and_prefix_is_not_a_match(self):
+        f = facts(4, 8, [("/", 100), ("/srv", 10), ("/srv/media", 5000), ("/srv/mediastack2", 1)])
+        assert hardware_tier(f, TIERS, "/srv/media/tv")["measured"]["disk_gib"] == 5000
+        assert hardware_tier(f, TIERS, "/srv/mediastack")["measured"]["disk_gib"] == 10
+
+    def test_monotonic(self):
+        rng = random.Random(5)
+        order = ["below-minimum"] + [t["name"] for t in TIERS]
+        for _case in range(200):
+            c, m, d = rng.randint(1, 64), rng.randint(1, 256), rng.randint(1, 10000)
+            low = order.index(hardware_tier(facts(c, m, [("/", d)]), TIERS)["tier"])
+            high = order.index(hardware_tier(facts(c * 2, m * 2, [("/", d * 2)]), TIERS)["tier"])
+            assert high >= low
+
+    @pytest.mark.parametrize("tiers,match", [([], "non-empty"), ([{"cores": 1}], "needs a name"),
+                                             ([{"name": "x", "cores": -1}], "0 or more")])
+    def test_bad_tiers(self, tiers, match):
+        with pytest.raises(AnsibleFilterError, match=match):
+            hardware_tier(facts(4, 8, [("/", 100)]), tiers)
+
+    def test_missing_facts(self):
+        with pytest.raises(AnsibleFilterError, match="gather facts"):
+            hardware_tier({"mounts": []}, TIERS)
