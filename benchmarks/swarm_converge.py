@@ -52,7 +52,7 @@ def main() -> int:
             print("measured %d nodes" % (managers + workers), file=sys.stderr)
     finally:
         run("playbooks/lab_down.yml")
-    print("\nsite.yml (common + docker + swarm) on the local lab, 2-core machine")
+    print("\nsite.yml (common + docker + gpu + swarm) on the local lab, 2-core machine")
     print("%5s %8s %7s %9s %14s %8s %12s %8s" % ("nodes", "managers", "workers", "lab (s)", "cold conv (s)", "changed", "no-op (s)", "changed"))
     for r in rows:
         print("%5d %8d %7d %9.1f %14.1f %8d %12.1f %8d" % r)

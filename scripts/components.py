@@ -24,6 +24,7 @@ COMPONENTS: list[Component] = [
     Component("pfSense VLANs/interfaces/DHCP/aliases/rules", "#5", "validated-only", "module run on real config.xml files (23.2, 18.9, 23.3)"),
     Component("Host VLAN interfaces (systemd-networkd)", "#5", "validated-only", "no 802.1Q here; keys checked against networkd 252"),
     Component("GPU facts and assignment (NVML)", "#4", "validated-only", "fake NVML (0/1/2/8 GPUs, MIG, no NVENC); no GPU here"),
+    Component("nvidia and quicksync host roles", "#4", "validated-only", "run in the lab, where they skip (no GPU); merges unit-tested"),
     Component("Prometheus config + alert rules, Alertmanager", "#7", "real", "promtool check/test rules per alert, amtool check-config"),
     Component("Grafana dashboards, Loki, Promtail", "#7", "validated-only", "upstream JSON schemas; queries parsed by promtool"),
     Component("restic backups, backup_verify, restore", "#8", "real", "corrupted pack caught; restore drill byte-identical + rows"),

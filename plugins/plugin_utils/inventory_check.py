@@ -88,6 +88,7 @@ class Spec:
 
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     owner: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_roles(cls, roles_dir: Path) -> "Spec":
@@ -95,6 +96,8 @@ class Spec:
         for name, opts in INVENTORY_VARS.items():
             spec.options[name] = opts
             spec.owner[name] = "inventory"
+        for path in sorted(roles_dir.glob("*/defaults/main.yml")):
+            spec.defaults.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
         for path in sorted(roles_dir.glob("*/meta/argument_specs.yml")):
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             for entry in (data.get("argument_specs") or {}).values():
@@ -182,4 +185,34 @@ def check_inventory(
                 elif not LABEL_VALUE_RE.match(str(value)):
                     problems.append(Problem(host, "swarm_node_labels.%s" % key, "label value %r contains spaces or special characters" % value,
                                             "use letters, digits and . _ : / @ + - only"))
+    problems.extend(_network_problems(hostvars, managers, spec))
     return problems
+
+
+def _network_problems(hostvars: Mapping[str, Mapping[str, Any]], managers: Sequence[str], spec: Spec) -> list[Problem]:
+    """The Swarm overlay networks, as the bootstrap manager will create them, checked before any change."""
+    # imported here: the filter module imports nothing from this one, so there is no cycle
+    from ansible_collections.mediastack.core.plugins.filter.swarm_network_problems import swarm_network_problems
+
+    if not managers:
+        return []
+    host = sorted(managers)[0]
+    hvars = hostvars.get(host, {})
+
+    def value(name: str) -> Any:
+        found = hvars[name] if name in hvars else spec.defaults.get(name)
+        if isinstance(found, str) and "{{" in found:
+            return None
+        return found
+
+    networks = value("swarm_networks")
+    if not isinstance(networks, list):
+        return []
+    pools = value("docker_default_address_pools") or []
+    reserved = {
+        "docker_default_address_pools": [p.get("base") for p in pools if isinstance(p, Mapping) and p.get("base")],
+        "swarm_default_addr_pool": list(value("swarm_default_addr_pool") or []),
+        "swarm_reserved_networks": list(value("swarm_reserved_networks") or []),
+    }
+    return [Problem(host, "swarm_networks", line, "change the subnet in swarm_networks or the overlapping setting")
+            for line in swarm_network_problems(networks, reserved)]

@@ -39,6 +39,8 @@ CASES = {
                             "give common_media_uid a value of type int"),
     "label_not_a_mapping": (_inventory(["m1"], ["w1"], {"w1": {"swarm_node_labels": ["gpu"]}}),
                             "host w1, swarm_node_labels", "expects a mapping"),
+    "overlay_overlaps_reserved_network": (_inventory(["m1"], ["w1"], {"m1": {"swarm_reserved_networks": ["10.10.3.0/24"]}}),
+                                          "host m1, swarm_networks", "overlaps 10.10.3.0/24 in swarm_reserved_networks"),
     "label_value_with_space": (_inventory(["m1"], ["w1"], {"w1": {"swarm_node_labels": {"type": "media server"}}}),
                                "host w1, swarm_node_labels.type", "contains spaces"),
 }

@@ -124,3 +124,28 @@ def test_check_inventory_is_pure():
     before = repr((hostvars, groups))
     check_inventory(hostvars, groups, Spec.from_roles(ROLES))
     assert repr((hostvars, groups)) == before
+
+
+@pytest.mark.parametrize(
+    "hostvar,value,expect",
+    [
+        ("swarm_reserved_networks", ["10.10.1.0/25"], "overlaps 10.10.1.0/25 in swarm_reserved_networks"),
+        ("swarm_default_addr_pool", ["10.0.0.0/8"], "in swarm_default_addr_pool"),
+        ("swarm_networks", [{"name": "media", "subnet": "10.10.1.0/24"}, {"name": "dmz", "subnet": "10.10.1.128/25"}],
+         "overlaps 10.10.1.0/24 of network media"),
+    ],
+)
+def test_overlay_problems_are_found_before_any_change(hostvar, value, expect):
+    hostvars, groups = good_inventory()
+    for host in groups["swarm_managers"]:
+        hostvars[host][hostvar] = value
+    out = problems(hostvars, groups)
+    assert out and all(line.startswith("host m1, swarm_networks:") for line in out)
+    assert any(expect in line for line in out), out
+
+
+def test_default_overlays_are_clean():
+    hostvars, groups = good_inventory()
+    spec = Spec.from_roles(ROLES)
+    assert spec.defaults["swarm_networks"][0]["subnet"] == "10.10.1.0/24"
+    assert check_inventory(hostvars, groups, spec) == []

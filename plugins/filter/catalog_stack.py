@@ -1,0 +1,33 @@
+# Copyright: mediastack contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ``catalog_stack`` filter: one service description + platform settings -> a Docker stack file."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.mediastack.core.plugins.module_utils.catalog import CatalogError, parse_service, render_stack
+
+
+def catalog_stack(service: Any, platform: Optional[Any] = None, name: Optional[str] = None, gpu_assignment: Optional[Any] = None) -> dict[str, Any]:
+    """Render ``service`` (its ``name`` key or the ``name`` argument) as a compose v3 stack for docker_stack."""
+    if not isinstance(service, Mapping):
+        raise AnsibleFilterError("catalog_stack: the service description must be a mapping, got %s" % type(service).__name__)
+    name = name if name is not None else service.get("name")
+    if not name:
+        raise AnsibleFilterError("catalog_stack: the service has no name; pass name='jellyfin' or give the description a name field")
+    if gpu_assignment is not None and not isinstance(gpu_assignment, Mapping):
+        raise AnsibleFilterError("catalog_stack: gpu_assignment must be the service's entry of gpu_assign's assignments (a mapping)")
+    try:
+        return render_stack(parse_service(name, service, platform), platform, gpu_assignment)
+    except CatalogError as exc:
+        raise AnsibleFilterError("catalog_stack: %s" % "; ".join(exc.problems)) from exc
+
+
+class FilterModule:
+    """Service catalog to Swarm stack."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"catalog_stack": catalog_stack}

@@ -1,0 +1,247 @@
+"""Unit tests of the catalog model (module_utils/catalog.py): parsing, validation and its messages."""
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+
+from ansible_collections.mediastack.core.plugins.module_utils import catalog as cat
+from ansible_collections.mediastack.core.plugins.module_utils.catalog_placement import PlacementError, placement_constraints
+
+BASE = {
+    "image": "deluan/navidrome:0.55.2",
+    "networks": ["media"],
+    "placement": {"role": "media"},
+    "resources": {"cpus": 2, "memory": "2G"},
+    "route": {"subdomain": "music", "port": 4533},
+}
+EDGE = {"image": "traefik:v3.3.6", "networks": ["dmz", "media"], "placement": {"role": "manager"}, "resources": {"cpus": 2, "memory": "1G"},
+        "ports": [{"target": 443, "published": 443, "mode": "host"}]}
+PLATFORM = {"domain": "example.org"}
+
+
+def one(**changes):
+    raw = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        if value is None:
+            raw.pop(key, None)
+        else:
+            raw[key] = value
+    return raw
+
+
+def problems_of(raw, name="navidrome", platform=None):
+    with pytest.raises(cat.CatalogError) as info:
+        cat.parse_service(name, raw, platform)
+    return info.value.problems
+
+
+class TestImage:
+    @pytest.mark.parametrize("image,version,repo,tag", [
+        ("deluan/navidrome:0.55.2", None, "deluan/navidrome", "0.55.2"),
+        ("deluan/navidrome", "0.55.2", "deluan/navidrome", "0.55.2"),
+        ("registry.local:5000/team/app:1.0", None, "registry.local:5000/team/app", "1.0"),
+        ("ghcr.io/advplyr/audiobookshelf:2.21.0", None, "ghcr.io/advplyr/audiobookshelf", "2.21.0"),
+    ])
+    def test_pinned(self, image, version, repo, tag):
+        raw = one(image=image, version=version)
+        svc = cat.parse_service("navidrome", raw)
+        assert (svc.image.repository, svc.image.tag) == (repo, tag)
+
+    @pytest.mark.parametrize("image,version,match", [
+        ("deluan/navidrome", None, "version is missing for image deluan/navidrome; pin a version"),
+        ("deluan/navidrome:latest", None, "'latest' is a floating tag"),
+        ("deluan/navidrome", "stable", "'stable' is a floating tag"),
+        ("Deluan/Navidrome:1", None, "not a valid image repository"),
+        ("deluan/navidrome:1.0", "2.0", "give the version once"),
+    ])
+    def test_unpinned_refused(self, image, version, match):
+        problems = problems_of(one(image=image, version=version))
+        assert any(p.startswith("navidrome: ") and match in p for p in problems), problems
+
+    def test_digest(self):
+        digest = "sha256:" + "a" * 64
+        svc = cat.parse_service("navidrome", one(image="deluan/navidrome:0.55.2@" + digest))
+        assert svc.image.reference() == "deluan/navidrome:0.55.2@" + digest
+        assert "digest must be sha256:" in problems_of(one(digest="md5:abc"))[0]
+
+    @pytest.mark.parametrize("repo,registry,expected", [
+        ("traefik", "mirror:5000", "mirror:5000/traefik:1"),
+        ("deluan/navidrome", "mirror:5000/", "mirror:5000/deluan/navidrome:1"),
+        ("ghcr.io/advplyr/audiobookshelf", "172.31.240.5:5000", "172.31.240.5:5000/advplyr/audiobookshelf:1"),
+        ("localhost/x", "m.io", "m.io/x:1"),
+    ])
+    def test_registry_rewrite(self, repo, registry, expected):
+        assert cat.Image(repo, "1").reference(registry) == expected
+
+
+class TestSizes:
+    @pytest.mark.parametrize("text,size", [("8G", 8 << 30), ("512M", 512 << 20), ("1.5GiB", 3 << 29), ("100k", 102400), (4096, 4096), ("2gb", 2 << 30)])
+    def test_parse(self, text, size):
+        assert cat.parse_memory(text) == size
+
+    @pytest.mark.parametrize("text", ["8X", "", "-1G", "0", True, "G", None])
+    def test_bad(self, text):
+        with pytest.raises(ValueError):
+            cat.parse_memory(text)
+
+    def test_roundtrip_random(self):
+        rng = random.Random(7)
+        for _case in range(300):
+            size = rng.randint(1, 4096) * rng.choice([1, 1024, 1 << 20, 1 << 30])
+            assert cat.parse_memory(cat.format_memory(size)) == size
+
+
+class TestFieldProblems:
+    @pytest.mark.parametrize("changes,field,fix", [
+        ({"resources": None}, "resources", "give cpus and memory limits"),
+        ({"resources": {"cpus": 2, "memory": "lots"}}, "resources.memory", "size such as 8G"),
+        ({"resources": {"cpus": "two", "memory": "1G"}}, "resources.cpus", "positive number"),
+        ({"resources": {"cpus": 1, "memory": "1G", "reserve_memory": "2G"}}, "resources.reserve_memory", "exceeds the memory limit"),
+        ({"networks": ["lan"]}, "networks", "use one of media, admin, data, dmz"),
+        ({"networks": []}, "networks", "at least one segment"),
+        ({"placement": {"role": "gpu"}}, "placement", "not one of"),
+        ({"ports": [{"target": 70000}]}, "ports[0].target", "integer from 1 to 65535"),
+        ({"ports": [{"target": 80, "mode": "bridge"}]}, "ports[0].mode", "ingress, host"),
+        ({"volumes": [{"kind": "config", "target": "config"}]}, "volumes[0].target", "absolute path"),
+        ({"volumes": [{"kind": "data", "target": "/d", "source": "../etc"}]}, "volumes[0].source", "relative"),
+        ({"volumes": [{"kind": "tmp", "target": "/d"}]}, "volumes[0].kind", "use one of"),
+        ({"env": {"BAD NAME": "x"}}, "env.BAD NAME", "not a valid environment variable"),
+        ({"route": {"subdomain": "Music!", "port": 4533}}, "route.subdomain", "one DNS label"),
+        ({"route": {"subdomain": "music", "port": 4533, "network": "dmz"}}, "route.network", "not one of the service's networks"),
+        ({"auth": {"policy": "three_factor"}}, "auth.policy", "bypass, one_factor, two_factor"),
+        ({"auth": {"policy": "bypass", "groups": ["media"]}}, "auth.groups", "cannot restrict a bypass"),
+        ({"gpu": {"profiles": ["h266"]}}, "gpu.profiles", "not a GPU profile"),
+        ({"gpu": {"profiles": ["ml"]}, "placement": {"role": "media", "gpu": False}}, "placement.gpu", "requests a GPU"),
+        ({"healthcheck": {"test": ["CMD", "true"], "interval": "often"}}, "healthcheck.interval", "duration"),
+        ({"dependencies": {"postgres": {"database": "Bad-Name"}}}, "dependencies.postgres.database", "SQL identifier"),
+        ({"imagee": "x"}, "imagee", "did you mean image?"),
+        ({"stateful": "yes"}, "stateful", "true or false"),
+        ({"replicas": -1}, "replicas", "integer from 0"),
+    ])
+    def test_named_problem(self, changes, field, fix):
+        problems = problems_of(one(**changes))
+        assert any(p.startswith("navidrome: %s " % field) and fix in p for p in problems), problems
+
+    def test_all_problems_at_once(self):
+        problems = problems_of(one(image="x", networks=["lan"], resources={"cpus": 0, "memory": "?"}))
+        assert len(problems) >= 4
+
+    def test_bad_name_and_shape(self):
+        assert "Swarm service name" in problems_of(BASE, name="Navi Drome")[0]
+        assert "must be a mapping" in problems_of(["image"])[-1]
+
+    def test_gpu_implies_gpu_constraint(self):
+        svc = cat.parse_service("navidrome", one(gpu={"profiles": ["hevc"]}))
+        assert svc.gpu.profiles == ["h265"]
+        assert svc.constraints == ["node.labels.type==media", "node.labels.gpu==true"]
+
+
+class TestPlatform:
+    def test_defaults(self):
+        settings = cat.platform_settings(None)
+        assert settings["endpoint_mode"] == "vip" and settings["storage_root"] == "/srv/mediastack"
+
+    @pytest.mark.parametrize("platform,match", [
+        ({"endpoint_mod": "vip"}, "did you mean endpoint_mode?"),
+        ({"endpoint_mode": "round-robin"}, "vip, dnsrr"),
+        ({"publish_mode": "bridge"}, "ingress, host"),
+        ({"domain": "not a domain"}, "DNS name"),
+        ({"reservation_ratio": 2}, "from 0 to 1"),
+        ({"gpu_nodes": "w1"}, "list of names"),
+        ({"storage_root": "srv"}, "absolute path"),
+        ("vip", "must be a mapping"),
+    ])
+    def test_bad(self, platform, match):
+        with pytest.raises(cat.CatalogError, match=match):
+            cat.platform_settings(platform)
+
+
+class TestCatalog:
+    def catalog(self):
+        return {"traefik": copy.deepcopy(EDGE), "navidrome": one()}
+
+    def test_valid(self):
+        assert not cat.validate_catalog(self.catalog(), PLATFORM)
+
+    def test_unknown_service_names(self):
+        out = cat.validate_catalog(self.catalog(), PLATFORM, enabled=["navidrom", "traefik"], overrides={"trafik": {}})
+        assert "enabled: unknown service name 'navidrom'; did you mean navidrome?" in out
+        assert "overrides: unknown service name 'trafik'; did you mean traefik?" in out
+
+    def test_disabled_service_not_checked(self):
+        catalog = self.catalog()
+        catalog["broken"] = {"image": "x", "enabled": False}
+        assert not cat.validate_catalog(catalog, PLATFORM)
+        assert cat.validate_catalog(catalog, PLATFORM, enabled=["broken"])
+
+    def test_duplicate_subdomain(self):
+        catalog = self.catalog()
+        catalog["other"] = one()
+        out = cat.validate_catalog(catalog, PLATFORM)
+        assert out == ["other: route.subdomain 'music' is already used by navidrome; choose another subdomain"]
+
+    def test_host_port_clash(self):
+        catalog = self.catalog()
+        catalog["navidrome"]["ports"] = [{"target": 4533, "published": 443}]
+        out = cat.validate_catalog(catalog, PLATFORM)
+        assert out == ["traefik: ports publishes host port 443/tcp, which navidrome already publishes; choose another published port"]
+        catalog["navidrome"]["ports"] = [{"target": 4533, "published": 443, "protocol": "udp"}]
+        assert not cat.validate_catalog(catalog, PLATFORM)
+
+    def test_gpu_without_gpu_node(self):
+        catalog = self.catalog()
+        catalog["navidrome"]["gpu"] = {"profiles": ["h264"]}
+        out = cat.validate_catalog(catalog, dict(PLATFORM, gpu_nodes=[]))
+        assert len(out) == 1 and out[0].startswith("navidrome: gpu requests a GPU (profiles h264) but no Swarm node has one")
+        assert not cat.validate_catalog(catalog, dict(PLATFORM, gpu_nodes=["w1"]))
+        assert not cat.validate_catalog(catalog, PLATFORM)
+
+    def test_missing_secret(self):
+        catalog = self.catalog()
+        catalog["navidrome"]["secrets"] = ["navidrome_key"]
+        catalog["navidrome"]["networks"] = ["media", "data"]
+        catalog["navidrome"]["dependencies"] = {"postgres": {}}
+        catalog["postgres"] = {"image": "postgres:16.8-bookworm", "networks": ["data"], "resources": {"cpus": 2, "memory": "4G"}}
+        out = cat.validate_catalog(catalog, dict(PLATFORM, secrets=["navidrome_key"]))
+        assert out == ["navidrome: secrets needs Docker secret 'navidrome_db_password', which is not defined; "
+                       "add it to the vault (mediastack_secrets.navidrome_db_password)"]
+
+    def test_dependencies(self):
+        catalog = self.catalog()
+        catalog["navidrome"]["dependencies"] = {"redis": True, "services": ["traefik"]}
+        out = cat.validate_catalog(catalog, PLATFORM)
+        assert out == ["navidrome: dependencies: unknown service name 'redis'; known services: navidrome, traefik (enable redis or drop the dependency)"]
+        catalog["redis"] = {"image": "redis:7.4.2-alpine", "networks": ["data"], "resources": {"cpus": 2, "memory": "4G"}}
+        out = cat.validate_catalog(catalog, PLATFORM)
+        assert out == ["navidrome: networks share no segment with its dependency redis (data); add one of them to navidrome's networks"]
+
+    def test_route_network_not_on_edge(self):
+        catalog = self.catalog()
+        catalog["navidrome"]["networks"] = ["admin"]
+        out = cat.validate_catalog(catalog, PLATFORM)
+        assert out == ["navidrome: route.network admin is not a network of traefik (dmz, media); add it to traefik's networks or route over one of those"]
+
+    def test_routes_need_domain(self):
+        out = cat.validate_catalog({"navidrome": one()}, {})
+        assert out == ["platform: domain is empty but the routed services (navidrome) need it; set the platform domain, e.g. media.example.org"]
+
+    def test_not_a_mapping(self):
+        assert cat.validate_catalog(["navidrome"]) == ["catalog: must be a mapping of service name to description, got list"]
+
+
+class TestPlacementShared:
+    def test_same_rules_as_filter(self):
+        from ansible_collections.mediastack.core.plugins.filter.swarm_constraints import swarm_constraints
+        rng = random.Random(11)
+        for _case in range(200):
+            needs = {"role": rng.choice(["media", "data", "manager", "worker", "any"])}
+            for key in ("gpu", "ssd"):
+                if rng.random() < 0.5:
+                    needs[key] = rng.random() < 0.5
+            assert placement_constraints(needs) == swarm_constraints(needs)
+
+    def test_error_type(self):
+        with pytest.raises(PlacementError, match="unknown placement key"):
+            placement_constraints({"cpu": 1})
