@@ -4,9 +4,9 @@
 set -euo pipefail
 # docker.io/debootstrap: the lab; nftables/iproute2/binutils: the packet matrix and networkd checks;
 # restic/borgbackup/postgresql/sqlite3: the backup tests; prometheus/prometheus-alertmanager: promtool
-# and amtool for the rule tests; shellcheck: ansible-test sanity's shell check.
+# and amtool for the rule tests; shellcheck: ansible-test sanity's shell check; haproxy: haproxy -c and the LB tests.
 packages=(docker.io debootstrap python3-venv rsync git iproute2 nftables binutils
-          restic borgbackup postgresql sqlite3 prometheus prometheus-alertmanager shellcheck)
+          restic borgbackup postgresql sqlite3 prometheus prometheus-alertmanager shellcheck haproxy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

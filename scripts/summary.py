@@ -38,6 +38,32 @@ def nodes() -> list[dict]:
     return rows
 
 
+def services(manager: str) -> list[dict]:
+    """Every Swarm service of the lab: replicas, nodes, URL (its Traefik rule) and real or stand-in image."""
+    raw = sh("docker", "exec", manager, "docker", "service", "ls", "--format", "{{json .}}")
+    rows = []
+    for line in raw.splitlines() if raw != "?" else []:
+        svc = json.loads(line)
+        spec = json.loads(sh("docker", "exec", manager, "docker", "service", "inspect", svc["Name"]))[0]["Spec"]
+        labels = spec.get("Labels", {})
+        rule = next((v for k, v in labels.items() if k.startswith("traefik.http.routers.") and k.endswith(".rule")), "")
+        host = rule.split("`")[1] if rule.count("`") >= 2 else ""
+        image = spec["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]
+        local = "127.0.0.1:5000/" + image.split("/", 1)[1] if "/" in image else image
+        inspect = sh("docker", "image", "inspect", "--format", "{{json .Config.Labels}}", local)
+        image_labels = json.loads(inspect) if inspect not in ("?", "null", "") else {}
+        if (image_labels or {}).get("mediastack.standin") == "true":
+            kind = image_labels.get("mediastack.standin.kind", "stub")
+            status = "stand-in (%s)" % ("Debian %s, real" % kind if kind in ("redis", "postgres") else "HTTP stub")
+        else:
+            status = "real image" if image_labels is not None and inspect != "?" else "?"
+        nodes_of = sh("docker", "exec", manager, "docker", "service", "ps", svc["Name"], "--filter", "desired-state=running",
+                      "--format", "{{.Node}}")
+        rows.append({"service": svc["Name"], "replicas": svc["Replicas"], "nodes": ",".join(sorted(set(nodes_of.split()))) or "-",
+                     "url": "https://%s" % host if host else "-", "image": image.rsplit("/", 1)[-1], "status": status})
+    return rows
+
+
 def table(rows: list[dict]) -> str:
     if not rows:
         return "(none)"
@@ -53,7 +79,12 @@ def main() -> int:
     parser.add_argument("--elapsed", type=int, default=0)
     args = parser.parse_args()
     print("\n==================== mediastack lab summary ====================")
-    print(table(nodes()))
+    rows = nodes()
+    print(table(rows))
+    managers = [r["node"] for r in rows if r["group"] == "swarm_managers"]
+    if managers:
+        print("\nServices (one stack per catalog service; stand-ins are clearly not the real application):")
+        print(table(services(managers[0])))
     print("\nComponents (README table):")
     print(table([{"component": c.name, "issue": c.issue, "status here": c.status, "how it is proven": c.proof} for c in COMPONENTS]))
     if args.elapsed:

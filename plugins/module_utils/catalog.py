@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The service catalog: one typed description per service, its validation, and its Swarm stack.
 
-A description is plain data (YAML in the inventory or ``docs/catalog-seed.yml``); ``parse_service``
+A description is plain data (YAML in the inventory or ``roles/services/files/catalog-seed.yml``); ``parse_service``
 turns it into a ``Service`` or raises ``CatalogError`` with one line per problem, each naming the
 service, the field and the fix. ``validate_catalog`` adds the checks across services (duplicate
 subdomains, host ports, dependencies, GPU nodes, secrets). ``render_stack`` turns one ``Service``
@@ -47,7 +47,7 @@ UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 SERVICE_KEYS = frozenset((
     "name", "description", "image", "version", "digest", "ports", "volumes", "env", "puid", "pgid", "run_as", "networks",
     "placement", "resources", "healthcheck", "route", "auth", "stateful", "replicas", "backup_paths", "metrics",
-    "dependencies", "gpu", "secrets", "forward_auth", "labels", "command", "enabled",
+    "dependencies", "gpu", "secrets", "forward_auth", "labels", "command", "enabled", "configs",
 ))
 PLATFORM_DEFAULTS = {
     "domain": "",
@@ -63,6 +63,7 @@ PLATFORM_DEFAULTS = {
     "cert_resolver": "",
     "auth_middleware": "authelia",
     "secret_names": {},
+    "config_names": {},
     "secrets": None,
     "gpu_nodes": None,
     "reservation_ratio": 0.25,
@@ -71,6 +72,11 @@ PLATFORM_DEFAULTS = {
     "postgres_service": "postgres",
     "redis_service": "redis",
     "edge_service": "traefik",
+    # A GPU service that reserves a generic resource gets a companion global service on the GPU nodes,
+    # attached to the same networks: Swarm rejects a task with generic resources on a node that has no
+    # attachment to the task's overlay yet ("node is missing network attachments"; docker/for-linux#1201,
+    # moby/moby#44378). "" disables the anchor.
+    "gpu_network_anchor_image": "busybox:1.37.0",
 }
 
 
@@ -189,6 +195,7 @@ class Service:  # pylint: disable=too-many-instance-attributes
     forward_auth: t.Optional[t.Dict[str, t.Any]] = None
     labels: t.Dict[str, str] = field(default_factory=dict)
     command: t.Optional[t.List[str]] = None
+    configs: t.List[t.Dict[str, str]] = field(default_factory=list)
 
     def required_secrets(self) -> t.List[str]:
         """Secrets the service reads: its own plus its database password."""
@@ -607,6 +614,18 @@ def parse_service(name: str, raw: t.Any, platform: t.Optional[t.Mapping[str, t.A
         if not (isinstance(command, list) and command and all(isinstance(i, str) for i in command)):
             reader.bad("command", "must be a list of arguments")
             command = None
+    configs = []
+    for index, entry in enumerate(reader.seq(raw.get("configs"), "configs")):
+        where = "configs[%d]" % index
+        entry = reader.mapping(entry, where)
+        reader.keys(entry, where, ("source", "target"))
+        source, target = entry.get("source"), entry.get("target")
+        if not isinstance(source, str) or not SECRET_NAME.match(source):
+            reader.bad(where + ".source", "must be a Docker config name such as traefik_static, got %r" % (source,))
+        elif not isinstance(target, str) or not target.startswith("/"):
+            reader.bad(where + ".target", "must be an absolute path in the container, got %r" % (target,))
+        else:
+            configs.append({"source": source, "target": target})
     stateful = reader.boolean(raw.get("stateful", False), "stateful")
     replicas = reader.integer(raw.get("replicas", 1), "replicas", 0, 100)
     service = Service(
@@ -616,7 +635,7 @@ def parse_service(name: str, raw: t.Any, platform: t.Optional[t.Mapping[str, t.A
         constraints=constraints, healthcheck=_healthcheck(reader, raw.get("healthcheck")), route=route,
         auth=_auth(reader, raw.get("auth"), route is not None), stateful=stateful, replicas=1 if replicas is None else replicas,
         backup_paths=backup, metrics=_metrics(reader, raw.get("metrics")), postgres=postgres, redis=redis, depends_on=others,
-        gpu=gpu, secrets=secrets, forward_auth=forward_auth, labels=labels, command=command,
+        gpu=gpu, secrets=secrets, forward_auth=forward_auth, labels=labels, command=command, configs=configs,
     )
     if reader.problems:
         raise CatalogError(reader.problems)
@@ -643,7 +662,7 @@ def platform_settings(platform: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str
         problems.append("platform: publish_mode %r is not one of %s" % (out["publish_mode"], ", ".join(PUBLISH_MODES)))
     if out["domain"] and not DOMAIN.match(str(out["domain"])):
         problems.append("platform: domain %r is not a DNS name such as media.example.org" % (out["domain"],))
-    for key in ("image_overrides", "network_names", "secret_names"):
+    for key in ("image_overrides", "network_names", "secret_names", "config_names"):
         if not isinstance(out[key], Mapping):
             problems.append("platform: %s must be a mapping" % key)
     for key in ("secrets", "gpu_nodes"):
@@ -753,7 +772,7 @@ def _cross_checks(services: t.Dict[str, Service], settings: t.Dict[str, t.Any]) 
         if available is not None:
             for secret in svc.required_secrets():
                 if secret not in available:
-                    problems.append("%s: secrets needs Docker secret %r, which is not defined; add it to the vault (mediastack_secrets.%s)"
+                    problems.append("%s: secrets needs Docker secret %r, which is not defined; add it to services_secrets in the vault (services_secrets.%s)"
                                     % (name, secret, secret))
     return problems
 
@@ -823,6 +842,29 @@ def _traefik_labels(svc: Service, settings: t.Dict[str, t.Any]) -> t.Dict[str, s
         labels[lb + "sticky.cookie.secure"] = "true"
         labels[lb + "sticky.cookie.httpOnly"] = "true"
     return labels
+
+
+def _network_anchor(svc: Service, settings: t.Dict[str, t.Any], anchor_image: str) -> t.Dict[str, t.Any]:
+    """A tiny global service on the GPU service's nodes that holds their attachments to its overlays."""
+    name = svc.name + "-netanchor"
+    if name in settings["image_overrides"]:
+        image = str(settings["image_overrides"][name])
+    else:
+        repo, _sep, tag = anchor_image.rpartition(":")
+        image = Image(repo, tag).reference(str(settings["image_registry"] or "")) if repo and "/" not in tag else anchor_image
+    return {
+        "image": image,
+        "command": ["sleep", "2147483647"],
+        "networks": list(svc.networks),
+        "deploy": {
+            "mode": "global",
+            "endpoint_mode": settings["endpoint_mode"],
+            "placement": {"constraints": list(svc.constraints)},
+            "resources": {"limits": {"cpus": "0.05", "memory": "16M"}},
+            "restart_policy": {"condition": "any", "delay": "5s"},
+            "labels": {"mediastack.service": svc.name, "mediastack.role": "gpu-network-anchor"},
+        },
+    }
 
 
 def render_stack(svc: Service, platform: t.Optional[t.Mapping[str, t.Any]] = None,
@@ -910,6 +952,13 @@ def render_stack(svc: Service, platform: t.Optional[t.Mapping[str, t.Any]] = Non
     service["networks"] = list(svc.networks)
     stack = {"version": str(settings["stack_version"]), "services": {name: service},
              "networks": {n: {"external": True, "name": str(settings["network_names"].get(n, n))} for n in svc.networks}}  # type: t.Dict[str, t.Any]
+    anchor_image = str(settings["gpu_network_anchor_image"] or "")
+    if anchor_image and reservations.get("generic_resources"):
+        stack["services"][name + "-netanchor"] = _network_anchor(svc, settings, anchor_image)
+    if svc.configs:
+        service["configs"] = [{"source": c["source"], "target": c["target"]} for c in svc.configs]
+        stack["configs"] = {c["source"]: {"external": True, "name": str(settings["config_names"].get(c["source"], c["source"]))}
+                            for c in svc.configs}
     secrets = svc.required_secrets()
     if secrets:
         service["secrets"] = [{"source": s, "target": s} for s in secrets]

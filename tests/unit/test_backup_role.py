@@ -1,7 +1,11 @@
 """roles/backup: argument specs and defaults name the same variables; the runner refuses bad retention."""
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +35,20 @@ def test_runner_refuses_negative_retention_without_touching_the_repository(tmp_p
     assert proc.returncode == 1
     assert "retention keep_daily is negative" in proc.stderr
     assert not (tmp_path / "absent-repo").exists()
+
+
+def test_runner_creates_missing_parents_0755_whatever_the_umask(tmp_path):
+    """borg archives lack the parents of the class paths; the runner creates them like mkdir -p, not borg's 0700."""
+    loader = importlib.machinery.SourceFileLoader("mediastack_backup_runner", str(ROLE / "files" / "mediastack-backup"))
+    runner = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(runner)
+    (tmp_path / "srv").mkdir(mode=0o711)
+    old = os.umask(0o077)
+    try:
+        runner.make_parents(str(tmp_path / "srv" / "app" / "nested" / "config"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "srv" / "app").stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "srv" / "app" / "nested").stat().st_mode) == 0o755
+    assert not (tmp_path / "srv" / "app" / "nested" / "config").exists()
+    assert stat.S_IMODE((tmp_path / "srv").stat().st_mode) == 0o711  # existing directories are left alone

@@ -1,6 +1,7 @@
 """A fresh lab for the end-to-end tests: created once per session, removed afterwards.
 
-Set MEDIASTACK_KEEP_LAB=1 to keep it for inspection.
+Set MEDIASTACK_KEEP_LAB=1 to keep it for inspection, MEDIASTACK_REUSE_LAB=1 to run against the lab
+that is already up (development only: it is neither fresh nor removed afterwards).
 """
 from __future__ import annotations
 
@@ -27,11 +28,20 @@ def leftovers() -> list[str]:
 
 @pytest.fixture(scope="session")
 def lab():
+    if os.environ.get("MEDIASTACK_REUSE_LAB") == "1" and leftovers():
+        inventory = subprocess.run(["ansible-inventory", "-i", "inventories/lab/docker.yml", "--list"], cwd=ROOT, env=env(),
+                                   text=True, capture_output=True, check=True)
+        yield {"inventory": "inventories/lab/docker.yml", "inventory_json": inventory.stdout}
+        return
     down = playbook("playbooks/lab_down.yml")
     assert down.returncode == 0, down.stdout[-3000:]
     assert leftovers() == [], "lab_down left these behind, so the lab would not be fresh"
     up = playbook("playbooks/lab.yml")
     assert up.returncode == 0, up.stdout[-5000:]
+    # The catalog's images, as stand-ins under their own repo:tag, in the lab registry (image_registry).
+    images = subprocess.run(["scripts/standin-images.sh", "--push", "127.0.0.1:5000"], cwd=ROOT, text=True,
+                            capture_output=True, check=False)
+    assert images.returncode == 0, images.stderr[-3000:]
     inventory = subprocess.run(["ansible-inventory", "-i", "inventories/lab/docker.yml", "--list"], cwd=ROOT, env=env(),
                                text=True, capture_output=True, check=True)
     yield {"inventory": "inventories/lab/docker.yml", "inventory_json": inventory.stdout}
@@ -39,6 +49,16 @@ def lab():
         down = playbook("playbooks/lab_down.yml")
         assert down.returncode == 0, down.stdout[-3000:]
         assert leftovers() == [], "lab_down left these behind"
+
+
+@pytest.fixture(scope="session")
+def lab_image(lab):
+    """The lab base image (python3, curl), pushed to the lab registry; its reference as the nodes pull it."""
+    base = subprocess.run(["scripts/lab-image.sh"], cwd=ROOT, text=True, capture_output=True, check=True).stdout.strip()
+    local = "127.0.0.1:5000/mediastack/lab-base:%s" % base.split(":")[1]
+    subprocess.run(["docker", "tag", base, local], check=True)
+    subprocess.run(["docker", "push", local], check=True, capture_output=True)
+    return local.replace("127.0.0.1:5000", "172.31.240.5:5000")
 
 
 @pytest.fixture(scope="session")

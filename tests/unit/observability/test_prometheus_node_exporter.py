@@ -1,15 +1,19 @@
 """node exporter role: service arguments, and the textfile metrics script run against a fake /proc."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import ROOT, run_roles
 
 SCRIPT = ROOT / "roles/node_exporter/files/mediastack-textfile-metrics"
+MOUNT_POINTS_EXCLUDE = yaml.safe_load((ROOT / "roles/node_exporter/defaults/main.yml").read_text())[
+    "node_exporter_filesystem_mount_points_exclude"]
 
 
 def fake_process(proc: Path, pid: int, *argv: str) -> None:
@@ -80,7 +84,8 @@ def test_promtool_accepts_the_written_metrics(node: dict[str, Path], promtool: s
 def test_role_renders_arguments_and_timer(rendered: Path) -> None:
     args = (rendered / "etc/default/prometheus-node-exporter").read_text()
     textfile_dir = rendered / "var/lib/prometheus/node-exporter"
-    assert f'ARGS="--web.listen-address=:9100 --collector.textfile.directory={textfile_dir}"' in args
+    assert (f'ARGS="--web.listen-address=:9100 --collector.textfile.directory={textfile_dir}'
+            f' --collector.filesystem.mount-points-exclude={MOUNT_POINTS_EXCLUDE}"') in args
     assert textfile_dir.is_dir()
     service = (rendered / "etc/systemd/system/mediastack-textfile-metrics.service").read_text()
     assert f"--output {textfile_dir}/mediastack.prom --mountpoint /mnt/media" in service
@@ -90,8 +95,28 @@ def test_role_renders_arguments_and_timer(rendered: Path) -> None:
     assert script.stat().st_mode & 0o777 == 0o755
 
 
+@pytest.mark.parametrize("mountpoint", ["/", "/srv/mediastack", "/mnt/media", "/mnt/drill", "/media/usb", "/var/lib/docker"])
+def test_the_filesystem_collector_watches_data_mounts(mountpoint: str) -> None:
+    # Debian's default leaves out /mnt and /media, where the media shares are: DiskUsage must see them.
+    # node exporter applies the expression with Go's regexp (RE2); this one means the same in Python.
+    assert re.search(MOUNT_POINTS_EXCLUDE, mountpoint) is None
+
+
+@pytest.mark.parametrize("mountpoint", ["/proc", "/sys/fs/cgroup", "/dev/shm", "/run", "/run/user/0",
+                                        "/var/lib/docker/overlay2/abc/merged", "/var/lib/containers/storage/x"])
+def test_the_filesystem_collector_skips_pseudo_and_container_mounts(mountpoint: str) -> None:
+    assert re.search(MOUNT_POINTS_EXCLUDE, mountpoint) is not None
+
+
 def test_a_relative_media_mountpoint_fails_before_any_change(tmp_path: Path) -> None:
     run = run_roles(tmp_path, {"node_exporter": {"node_exporter_media_mountpoints": ["mnt/media"]}})
     assert run.rc != 0
     assert "node_exporter_media_mountpoints a list of absolute paths" in run.output
+    assert not (run.out / "etc/default/prometheus-node-exporter").exists()
+
+
+def test_a_mount_points_exclude_with_whitespace_fails_before_any_change(tmp_path: Path) -> None:
+    run = run_roles(tmp_path, {"node_exporter": {"node_exporter_filesystem_mount_points_exclude": "^/(proc|my mnt)($|/)"}})
+    assert run.rc != 0
+    assert "node_exporter_filesystem_mount_points_exclude a regular expression without whitespace" in run.output
     assert not (run.out / "etc/default/prometheus-node-exporter").exists()

@@ -1,6 +1,6 @@
 """Unit tests of the catalog filters: catalog_validate, catalog_stack, catalog_authelia_rules.
 
-Every seed service (docs/catalog-seed.yml) renders to a stack file that passes docker/cli's stack
+Every seed service (roles/services/files/catalog-seed.yml) renders to a stack file that passes docker/cli's stack
 schema; the Authelia rules pass Authelia's configuration schema.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ansible_collections.mediastack.core.plugins.filter.catalog_stack import cat
 from ansible_collections.mediastack.core.plugins.filter.catalog_validate import catalog_validate
 
 ROOT = Path(__file__).resolve().parents[4]
-SEED = yaml.safe_load((ROOT / "docs" / "catalog-seed.yml").read_text(encoding="utf-8"))
+SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))
 PLATFORM = {"domain": "media.example.org", "gpu_nodes": ["w1"]}
 JELLYFIN_GPU = {
     "source": "explicit", "profiles": ["h264", "h265", "av1"], "gpu_indexes": [0],

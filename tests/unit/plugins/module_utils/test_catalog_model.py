@@ -206,7 +206,7 @@ class TestCatalog:
         catalog["postgres"] = {"image": "postgres:16.8-bookworm", "networks": ["data"], "resources": {"cpus": 2, "memory": "4G"}}
         out = cat.validate_catalog(catalog, dict(PLATFORM, secrets=["navidrome_key"]))
         assert out == ["navidrome: secrets needs Docker secret 'navidrome_db_password', which is not defined; "
-                       "add it to the vault (mediastack_secrets.navidrome_db_password)"]
+                       "add it to services_secrets in the vault (services_secrets.navidrome_db_password)"]
 
     def test_dependencies(self):
         catalog = self.catalog()
@@ -245,3 +245,29 @@ class TestPlacementShared:
     def test_error_type(self):
         with pytest.raises(PlacementError, match="unknown placement key"):
             placement_constraints({"cpu": 1})
+
+
+class TestGpuNetworkAnchor:
+    """A GPU service with a generic-resource reservation brings a global anchor on its overlays."""
+
+    def test_anchor_follows_the_gpu_service(self):
+        stack = cat.render_stack(cat.parse_service("jellyfin", one(gpu={"profiles": ["h264"]})),
+                                 dict(PLATFORM, image_registry="mirror.lan:5000"))
+        anchor = stack["services"]["jellyfin-netanchor"]
+        assert anchor["image"] == "mirror.lan:5000/busybox:1.37.0"
+        assert anchor["deploy"]["mode"] == "global"
+        assert anchor["networks"] == stack["services"]["jellyfin"]["networks"] == ["media"]
+        assert anchor["deploy"]["placement"]["constraints"] == ["node.labels.type==media", "node.labels.gpu==true"]
+        assert "reservations" not in anchor["deploy"]["resources"]
+
+    def test_no_anchor_without_reservation_or_when_disabled(self):
+        shared = {"generic_resources": [], "env": {"NVIDIA_VISIBLE_DEVICES": "GPU-x"}}
+        svc = cat.parse_service("jellyfin", one(gpu={"profiles": ["h264"]}))
+        assert list(cat.render_stack(svc, PLATFORM, shared)["services"]) == ["jellyfin"]
+        assert list(cat.render_stack(svc, dict(PLATFORM, gpu_network_anchor_image=""))["services"]) == ["jellyfin"]
+        assert list(cat.render_stack(cat.parse_service("navidrome", one()), PLATFORM)["services"]) == ["navidrome"]
+
+    def test_anchor_image_override(self):
+        svc = cat.parse_service("jellyfin", one(gpu={"profiles": ["h264"]}))
+        stack = cat.render_stack(svc, dict(PLATFORM, image_overrides={"jellyfin-netanchor": "reg:5000/lab/base:abc"}))
+        assert stack["services"]["jellyfin-netanchor"]["image"] == "reg:5000/lab/base:abc"

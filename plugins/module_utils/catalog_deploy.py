@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) mediastack maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The deploy plan of a catalog: which stacks to deploy in which order, which to remove, and what
+each needs first (Docker secrets and configs, Postgres databases, host directories).
+
+Pure Python over catalog.py's model; the ``catalog_deploy_plan`` and ``catalog_host_paths`` filters
+and the ``services`` role use it, so one tested code path deploys any description.
+"""
+from __future__ import annotations
+
+import re
+import typing as t
+
+from ansible_collections.mediastack.core.plugins.module_utils.catalog import (
+    CatalogError, Service, _unknown, _volume_source, parse_catalog, platform_settings, validate_catalog,
+)
+
+CONSTRAINT = re.compile(r"^\s*node\.(labels\.(?P<label>[A-Za-z0-9_.-]+)|role|hostname)\s*(?P<op>==|!=)\s*(?P<value>\S+)\s*$")
+
+
+def _dependencies(svc: Service, settings: t.Dict[str, t.Any]) -> t.List[str]:
+    deps = list(svc.depends_on)
+    if svc.postgres:
+        deps.append(settings["postgres_service"])
+    if svc.redis:
+        deps.append(settings["redis_service"])
+    return deps
+
+
+def deploy_order(services: t.Dict[str, Service], names: t.Iterable[str], settings: t.Dict[str, t.Any]) -> t.List[str]:
+    """``names`` and everything they depend on, dependencies first (stable, alphabetical within a level)."""
+    order = []  # type: t.List[str]
+    visiting = []  # type: t.List[str]
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in visiting:
+            raise CatalogError(["dependencies: cycle %s" % " -> ".join(visiting[visiting.index(name):] + [name])])
+        if name not in services:
+            raise CatalogError([_unknown(name, services, "dependencies")])
+        visiting.append(name)
+        for dep in sorted(_dependencies(services[name], settings)):
+            visit(dep)
+        visiting.pop()
+        order.append(name)
+
+    for name in sorted(names):
+        visit(name)
+    return order
+
+
+def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = None, enabled: t.Optional[t.Sequence[str]] = None,
+                only: t.Optional[t.Sequence[str]] = None) -> t.Dict[str, t.Any]:
+    """The plan for ``enabled`` services (default: all not ``enabled: false``), or for ``only`` and its dependencies.
+
+    Raises ``CatalogError`` with every problem when the catalog cannot be deployed.
+    """
+    problems = validate_catalog(catalog, platform, enabled)
+    if problems:
+        raise CatalogError(problems)
+    settings = platform_settings(platform)
+    active = [n for n in catalog if (n in enabled if enabled is not None else not (isinstance(catalog[n], dict) and catalog[n].get("enabled") is False))]
+    services, parse_problems = parse_catalog({n: catalog[n] for n in active}, settings)
+    if parse_problems:
+        raise CatalogError(parse_problems)
+    if only:
+        unknown = [_unknown(str(n), catalog, "only") for n in only if n not in catalog]
+        disabled = ["only: %s is not enabled; add it to the enabled services first" % n for n in only if n in catalog and n not in services]
+        if unknown or disabled:
+            raise CatalogError(unknown + disabled)
+    order = deploy_order(services, only or sorted(services), settings)
+    chosen = [services[n] for n in order]
+    remove = [] if only else sorted(n for n in catalog if n not in services)
+    secrets = sorted({s for svc in chosen for s in svc.required_secrets()})
+    configs = sorted({c["source"] for svc in chosen for c in svc.configs})
+    postgres = [{"service": svc.name, "database": svc.postgres.database, "user": svc.postgres.user,
+                 "password_secret": svc.postgres.password_secret, "server": settings["postgres_service"]}
+                for svc in chosen if svc.postgres]
+    paths = []
+    for svc in chosen:
+        for vol in svc.volumes:
+            if vol.kind == "host":
+                continue
+            paths.append({"service": svc.name, "path": _volume_source(vol, svc.name, settings["storage_root"]), "kind": vol.kind,
+                          "constraints": list(svc.constraints), "owner": svc.puid if svc.run_as == "user" else None,
+                          "group": svc.pgid if svc.run_as == "user" else None})
+    return {
+        "order": order,
+        "remove": remove,
+        "secrets": secrets,
+        "configs": configs,
+        "postgres": postgres,
+        "host_paths": paths,
+        "gpu": sorted(svc.name for svc in chosen if svc.gpu),
+        "routes": {svc.name: "%s.%s" % (svc.route.subdomain, settings["domain"]) for svc in chosen if svc.route},
+    }
+
+
+def node_matches(constraints: t.Iterable[str], hostname: str, role: str, labels: t.Mapping[str, t.Any]) -> bool:
+    """Whether a node (hostname, role manager|worker, labels) satisfies Swarm placement constraints."""
+    for constraint in constraints:
+        match = CONSTRAINT.match(constraint)
+        if not match:
+            raise CatalogError(["constraint %r is not one this planner understands (node.labels.X, node.role, node.hostname with == or !=)"
+                                % constraint])
+        if match.group("label"):
+            actual = labels.get(match.group("label"))
+            actual = None if actual is None else (("true" if actual else "false") if isinstance(actual, bool) else str(actual))
+        elif constraint.strip().startswith("node.role"):
+            actual = role
+        else:
+            actual = hostname
+        equal = actual == match.group("value")
+        if (match.group("op") == "==") != equal:
+            return False
+    return True
+
+
+def host_paths(plan: t.Mapping[str, t.Any], hostname: str, role: str, labels: t.Mapping[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
+    """The plan's host directories that a node must have: those of the services it may run."""
+    seen = {}  # type: t.Dict[str, t.Dict[str, t.Any]]
+    for entry in plan.get("host_paths", []):
+        if node_matches(entry["constraints"], hostname, role, labels) and entry["path"] not in seen:
+            seen[entry["path"]] = {k: entry[k] for k in ("path", "service", "kind", "owner", "group")}
+    return [seen[p] for p in sorted(seen)]
