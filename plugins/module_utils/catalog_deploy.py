@@ -84,9 +84,14 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
         for vol in svc.volumes:
             if vol.kind == "host":
                 continue
+            # Media libraries are shared and belong to the common role (owner, 0775): only made to exist here.
+            # Services that keep the image's own user (Postgres, Redis) chown their directory themselves and
+            # must traverse it after dropping root: 0755. The rest: the service's PUID/PGID, 0750.
+            own = vol.kind != "media" and svc.run_as == "user"
             paths.append({"service": svc.name, "path": _volume_source(vol, svc.name, settings["storage_root"]), "kind": vol.kind,
-                          "constraints": list(svc.constraints), "owner": svc.puid if svc.run_as == "user" else None,
-                          "group": svc.pgid if svc.run_as == "user" else None})
+                          "constraints": list(svc.constraints), "owner": svc.puid if own else None,
+                          "group": svc.pgid if own else None,
+                          "mode": None if vol.kind == "media" else ("0750" if own else "0755")})
     return {
         "order": order,
         "remove": remove,
@@ -124,5 +129,5 @@ def host_paths(plan: t.Mapping[str, t.Any], hostname: str, role: str, labels: t.
     seen = {}  # type: t.Dict[str, t.Dict[str, t.Any]]
     for entry in plan.get("host_paths", []):
         if node_matches(entry["constraints"], hostname, role, labels) and entry["path"] not in seen:
-            seen[entry["path"]] = {k: entry[k] for k in ("path", "service", "kind", "owner", "group")}
+            seen[entry["path"]] = {k: entry.get(k) for k in ("path", "service", "kind", "owner", "group", "mode")}
     return [seen[p] for p in sorted(seen)]

@@ -230,18 +230,23 @@ class TestPlanHostPaths:
         assert all(e["kind"] != "host" for e in plan(enabled=None)["host_paths"])
         assert "/var/run/docker.sock" not in paths_of(plan(enabled=None)["host_paths"])
 
-    def test_owner_follows_run_as(self):
+    def test_owner_and_mode_follow_run_as_and_kind(self):
         for service in ("jellyfin", "navidrome", "audiobookshelf"):
-            assert {(e["owner"], e["group"]) for e in self.entries(service)} == {(2000, 2000)}, service
+            own = [e for e in self.entries(service) if e["kind"] != "media"]
+            assert own and {(e["owner"], e["group"], e["mode"]) for e in own} == {(2000, 2000, "0750")}, service
         for service in ("traefik", "authelia", "postgres", "redis", "immich"):
-            assert {(e["owner"], e["group"]) for e in self.entries(service)} == {(None, None)}, service
+            own = [e for e in self.entries(service) if e["kind"] != "media"]
+            assert {(e["owner"], e["group"], e["mode"]) for e in own} <= {(None, None, "0755")}, service
+        # Media libraries are the common role's (owner media, 0775): created if missing, never re-owned.
+        media = [e for service in ("jellyfin", "navidrome", "audiobookshelf") for e in self.entries(service) if e["kind"] == "media"]
+        assert media and {(e["owner"], e["group"], e["mode"]) for e in media} == {(None, None, None)}
         catalog = seed()
         catalog["navidrome"].update(puid=1500, pgid=1600)
-        out = [e for e in plan(catalog)["host_paths"] if e["service"] == "navidrome"]
+        out = [e for e in plan(catalog)["host_paths"] if e["service"] == "navidrome" and e["kind"] != "media"]
         assert {(e["owner"], e["group"]) for e in out} == {(1500, 1600)}
         catalog["navidrome"]["run_as"] = "image"
-        out = [e for e in plan(catalog)["host_paths"] if e["service"] == "navidrome"]
-        assert {(e["owner"], e["group"]) for e in out} == {(None, None)}
+        out = [e for e in plan(catalog)["host_paths"] if e["service"] == "navidrome" and e["kind"] != "media"]
+        assert {(e["owner"], e["group"], e["mode"]) for e in out} == {(None, None, "0755")}
 
     def test_entries_carry_the_service_constraints(self):
         entries = self.entries("jellyfin")
@@ -337,7 +342,7 @@ class TestHostPathsPerNode:
 
     def test_entry_shape(self):
         for entry in self.node_paths(MEDIA_GPU):
-            assert set(entry) == {"path", "service", "kind", "owner", "group"}
+            assert set(entry) == {"path", "service", "kind", "owner", "group", "mode"}
 
     def test_boolean_labels(self):
         assert services_of(self.node_paths(("w1", "worker", {"type": "media", "gpu": True}))) == {"jellyfin", "navidrome", "audiobookshelf"}
