@@ -75,7 +75,7 @@ molecule: setup lab-image  ## every Molecule scenario (converge, idempotence, ve
 
 .PHONY: e2e
 e2e: setup lab-image  ## fresh lab, site.yml, second run changed=0 on every host, check mode
-	pytest -q -s tests/integration/lab
+	pytest -q -s --durations=25 tests/integration/lab
 
 .PHONY: build
 build: setup  ## build the collection tarball and check it carries no test/lab content

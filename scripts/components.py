@@ -34,7 +34,7 @@ COMPONENTS: list[Component] = [
     Component("DR playbook (dr.yml) on a lab node", "#8", "real", "files + Postgres rows restored, RPO/RTO printed against 1 h / 4 h"),
     Component("Service deploy path (catalog -> stacks)", "#6", "real", "7 stacks converge, changed=0, --tags navidrome touches one"),
     Component("Redis, PostgreSQL (Debian, stand-in images)", "#6", "real", "Authelia DB/user created; reachable from data, not dmz"),
-    Component("HAProxy (Debian 2.6)", "#6", "real", "300 requests split 100/100/100; sticky cookie; dead replica out"),
+    Component("HAProxy (Debian 2.6)", "#6", "real", "on the lab Swarm: 300 requests split 100/100/100; sticky cookie; killed replica out of rotation in ~11 s"),
     Component("Traefik v3 static/dynamic config", "#6", "validated-only", "upstream traefik-v3 JSON schemas; image is a stand-in"),
     Component("Authelia 4.39 config + users DB", "#6", "validated-only", "upstream authelia-v4.39 JSON schemas; image is a stand-in"),
     Component("Jellyfin, Navidrome, AudioBookshelf", "#6", "validated-only", "stacks run as HTTP stand-ins; stack schema v3.13"),

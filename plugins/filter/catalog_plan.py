@@ -45,8 +45,23 @@ def catalog_node_paths(plan: Any, labels_by_host: Any, managers: Optional[Any] =
     return out
 
 
+def catalog_gpu_nodes(labels_by_host: Any) -> list[str]:
+    """The inventory hostnames whose Swarm labels say ``gpu=true`` (as the swarm role writes the label), sorted."""
+    if not isinstance(labels_by_host, Mapping):
+        raise AnsibleFilterError("catalog_gpu_nodes: the input must map inventory hostnames to their Swarm labels (swarm_node_labels)")
+    out = []
+    for host in sorted(labels_by_host, key=str):
+        labels = labels_by_host[host] or {}
+        if not isinstance(labels, Mapping):
+            raise AnsibleFilterError("catalog_gpu_nodes: swarm_node_labels of %s must be a mapping such as {gpu: 'true'}, got %r" % (host, labels))
+        if str(labels.get("gpu", "")).strip().lower() == "true":
+            out.append(str(host))
+    return out
+
+
 class FilterModule:
     """Service catalog deploy plan."""
 
     def filters(self) -> dict[str, Any]:
-        return {"catalog_deploy_plan": catalog_deploy_plan, "catalog_host_paths": catalog_host_paths, "catalog_node_paths": catalog_node_paths}
+        return {"catalog_deploy_plan": catalog_deploy_plan, "catalog_host_paths": catalog_host_paths, "catalog_node_paths": catalog_node_paths,
+                "catalog_gpu_nodes": catalog_gpu_nodes}

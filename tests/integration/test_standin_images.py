@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from .helpers import ROOT, skip_or_fail
+from .helpers import wait_for as wait_until
+
 SCRIPT = ROOT / "scripts" / "standin-images.sh"
 PREFIX = "mediastack-standin-test-"
 REGISTRY = "127.0.0.1:5000"
@@ -78,17 +80,7 @@ def ip_of(name: str) -> str:
 
 def wait_for(what: str, probe: t.Callable[[], t.Any], timeout: float = 60, every: float = 0.3) -> t.Any:
     """Poll ``probe`` until it returns something true; fail naming ``what`` and the last result."""
-    deadline, last = time.monotonic() + timeout, None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-        except (OSError, urllib.error.URLError, subprocess.SubprocessError) as err:
-            last = err
-        else:
-            if last:
-                return last
-        time.sleep(every)
-    pytest.fail("timed out after %ss waiting for %s (last: %r)" % (timeout, what, last))
+    return wait_until(probe, timeout, every, what=what, tolerate=(OSError, urllib.error.URLError, subprocess.SubprocessError))
 
 
 def http(url: str, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
@@ -111,11 +103,11 @@ def images() -> dict[str, t.Any]:
     """Build every stand-in once through the script; its --print table and build log."""
     reason = why_not_docker()
     if reason:
-        pytest.skip(reason)
+        skip_or_fail(reason)
     table = print_table("--registry", REGISTRY)
     base_missing = docker("image", "inspect", table["redis"][0], check=False).returncode != 0
     if base_missing and shutil.which("debootstrap") is None:
-        pytest.skip("the stand-in images are not built and debootstrap is not installed")
+        skip_or_fail("the stand-in images are not built and debootstrap is not installed")
     started = time.monotonic()
     proc = script()
     assert proc.returncode == 0, proc.stderr[-6000:]

@@ -27,6 +27,8 @@ import pytest
 
 from ansible_collections.mediastack.core.plugins.filter.haproxy_config import haproxy_config
 
+from ..helpers import wait_for
+
 HAPROXY = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").is_file() else None)
 pytestmark = pytest.mark.skipif(HAPROXY is None, reason="needs the haproxy binary (apt-get install haproxy)")
 
@@ -67,17 +69,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(predicate, timeout: float, what: str, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(step)
-
-
 class Platform:
     """Replicas + haproxy; ``get`` sends one request through the frontend."""
 
@@ -112,7 +103,7 @@ class Platform:
         assert check.returncode == 0, check.stdout + check.stderr
         with open(self.log, "w", encoding="utf-8") as log:
             self.haproxy = subprocess.Popen([HAPROXY, "-db", "-f", str(path)], cwd=self.tmp, stdout=log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.haproxy.poll() is not None or self.stat(), 10, "haproxy's stats socket")
+        wait_for(lambda: self.haproxy.poll() is not None or self.stat(), 10, step=0.05, what="haproxy's stats socket")
         assert self.haproxy.poll() is None, self.log.read_text(encoding="utf-8")
         return config
 
@@ -160,7 +151,7 @@ class Platform:
         """Seconds until every server of ``service`` passed a health check ("UP 1/2" at start means not checked yet)."""
         start = time.monotonic()
         wanted = {"%s%d" % (service, i): "UP" for i in range(1, REPLICAS + 1)}
-        wait_for(lambda: self.status(service) == wanted, 15, "the first health checks of %s (inter 10s)" % service, step=0.2)
+        wait_for(lambda: self.status(service) == wanted, 15, step=0.2, what="the first health checks of %s (inter 10s)" % service)
         return time.monotonic() - start
 
     def get(self, host: str, opener: Optional[urllib.request.OpenerDirector] = None, path: str = "/") -> Tuple[int, str, Message]:

@@ -1,10 +1,9 @@
 """HAProxy on the lab Swarm with real requests: the configuration generated from the catalog
 (mediastack.core.haproxy_config, DNS discovery over tasks.<stack>_<service>) run by Debian's HAProxy
 (the stand-in base image) as a Swarm service, in front of 3 replicas of a stateless catalog service
-(Navidrome) and 3 of a stateful one (AudioBookshelf), both deployed by site.yml.
-
-A killed replica leaving rotation is tested with the real HAProxy on this machine
-(tests/integration/haproxy/test_haproxy_live.py); on the Swarm it is not yet.
+(Navidrome) and 3 of a stateful one (AudioBookshelf), both deployed by site.yml: an even round-robin
+split, a sticky client, and a killed replica taken out of rotation within 30 s (health checks every 10 s,
+fall 2, plus DNS discovery dropping the dead task).
 """
 from __future__ import annotations
 
@@ -24,11 +23,12 @@ import yaml
 from ansible_collections.mediastack.core.plugins.module_utils.catalog import parse_catalog
 from ansible_collections.mediastack.core.plugins.module_utils.haproxy import render_haproxy
 
-from ..helpers import ROOT
+from ..helpers import ROOT, wait_for
 
 MANAGER, MANAGER_ADDRESS, WORKER = "mslab-m1", "172.31.240.11", "mslab-w1"
 IMAGE = "172.31.240.5:5000/mediastack/standin-base:lab"  # Debian 12 with haproxy 2.6 (scripts/standin-images.sh)
 LB, PORT, STATS = "lbdrill", 18080, 18404
+SOCKET = "/run/haproxy-lbdrill.sock"  # the runtime API, for the servers' addresses
 STATELESS, STATEFUL = "navidrome", "audiobookshelf"
 SUBDOMAIN = {"navidrome": "music", "audiobookshelf": "audiobooks"}  # their catalog routes
 DOMAIN = "media.lab"
@@ -59,31 +59,33 @@ def stats() -> dict[str, dict[str, str]]:
     return {"%s/%s" % (row["pxname"], row["svname"]): row for row in csv.DictReader(io.StringIO(text))}
 
 
-def up_servers(backend: str) -> dict[str, str]:
-    """Slot name -> address of the servers of ``backend`` that are UP."""
+def up_servers(backend: str) -> list[str]:
+    """The slot names of the servers of ``backend`` that are UP."""
     try:
         rows = stats()
     except OSError:
-        return {}
-    return {name: row.get("addr", "") for name, row in rows.items()
-            if name.startswith(backend + "/") and row["status"] == "UP" and not name.endswith(("FRONTEND", "BACKEND"))}
+        return []
+    return sorted(name for name, row in rows.items()
+                  if name.startswith(backend + "/") and row["status"] == "UP" and not name.endswith(("FRONTEND", "BACKEND")))
 
 
-def wait_for(predicate, timeout: float, step: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
+def up_addresses(backend: str) -> dict[str, str]:
+    """Slot -> address of the servers of ``backend`` that are running, from the runtime API's ``show servers state``
+    (the stats CSV leaves addresses out without ``stats show-legends``)."""
+    container = docker("ps", "-q", "--filter", "label=com.docker.swarm.service.name=%s" % LB)
+    script = ("import socket; s = socket.socket(socket.AF_UNIX); s.connect(%r); s.sendall(b'show servers state %s\\n');"
+              " print(s.makefile().read())" % (SOCKET, backend))
+    out = docker("exec", "-i", container, "python3", "-", stdin=script, check=False)
+    lines = [line.split() for line in out.splitlines() if line.strip() and not line.startswith("#")]
+    # be_id be_name srv_id srv_name srv_addr srv_op_state ... (srv_op_state 2 = running)
+    return {row[3]: row[4] for row in lines if len(row) > 5 and row[1] == backend and row[5] == "2"}
 
 
 def rendered_config() -> str:
     catalog = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))
     services, problems = parse_catalog({name: catalog[name] for name in (STATELESS, STATEFUL)}, {"domain": DOMAIN})
     assert not problems
-    return render_haproxy(services, {"domain": DOMAIN, "frontend_port": 8080, "stats_port": 8404})
+    return render_haproxy(services, {"domain": DOMAIN, "frontend_port": 8080, "stats_port": 8404, "stats_socket": SOCKET})
 
 
 def backend_of(name: str) -> str:
@@ -96,8 +98,7 @@ def balancer(converged, tmp_path_factory):
     config = rendered_config()
     name = "%s_cfg_%s" % (LB, hashlib.sha256(config.encode()).hexdigest()[:8])
     Path(tmp_path_factory.mktemp("haproxy") / "haproxy.cfg").write_text(config, encoding="utf-8")
-    for svc in (STATELESS, STATEFUL):
-        docker("service", "scale", "--detach=false", "%s_%s=3" % (svc, svc))
+    docker("service", "scale", "--detach=false", *("%s_%s=3" % (svc, svc) for svc in (STATELESS, STATEFUL)))
     docker("service", "rm", LB, check=False)
     docker("config", "rm", name, check=False)
     docker("config", "create", name, "-", stdin=config)
@@ -109,8 +110,9 @@ def balancer(converged, tmp_path_factory):
     docker("service", "rm", LB, check=False)
     time.sleep(2)
     docker("config", "rm", name, check=False)
-    for svc in (STATELESS, STATEFUL):
-        docker("service", "scale", "--detach=false", "%s_%s=1" % (svc, svc))
+    # Back to the catalog's replica count (the stacks' spec as site.yml left it); the extra tasks stop
+    # in the background.
+    docker("service", "scale", "--detach=true", *("%s_%s=1" % (svc, svc) for svc in (STATELESS, STATEFUL)))
 
 
 def test_generated_config_passes_haproxy_check_in_the_image(balancer):
@@ -143,3 +145,37 @@ def test_stateful_client_stays_on_one_replica(balancer):
     print("\none client with its cookie: %s; 30 fresh clients: %d replicas" % (seen, len(fresh)))
     assert len(seen) == 1 and any(cookie.name == "MSSRV" for cookie in jar)
     assert len(fresh) > 1
+
+
+def running_tasks(service: str) -> list[tuple[str, str]]:
+    """(node, container name) of each running task of ``service``."""
+    out = docker("service", "ps", service, "--filter", "desired-state=running", "--no-trunc", "--format", "{{.Node}} {{.Name}}.{{.ID}}")
+    return [tuple(line.split()) for line in out.splitlines() if line.strip()]  # type: ignore[misc]
+
+
+def test_killed_replica_leaves_rotation_within_30_seconds(balancer):
+    backend = balancer["stateless"]
+    assert len(wait_for(lambda: len(up_servers(backend)) == 3 and up_servers(backend), 60)) == 3
+    node, container = running_tasks("%s_%s" % (STATELESS, STATELESS))[0]
+    address = docker("inspect", container, "--format", "{{(index .NetworkSettings.Networks \"media\").IPAddress}}", node=node)
+    victim = docker("inspect", container, "--format", "{{.Config.Hostname}}", node=node)
+    slots = [slot for slot, ip in up_addresses(backend).items() if ip == address]
+    assert slots, "replica %s (%s on %s) is not among HAProxy's running servers %s" % (victim, address, node, up_addresses(backend))
+    docker("kill", container, node=node)
+    killed = time.monotonic()
+    answers: dict[str, int] = {}
+
+    def gone() -> bool:
+        status, replica = get(STATELESS)
+        answers[replica or "failed %d" % status] = answers.get(replica or "failed %d" % status, 0) + 1
+        return address not in up_addresses(backend).values()
+
+    assert wait_for(gone, 30, step=0.2), "replica %s (%s) still UP in HAProxy 30 s after it was killed: %s" % (victim, address, up_addresses(backend))
+    removed = time.monotonic() - killed
+    after = [get(STATELESS) for _unused in range(30)]
+    print("\nkilled %s (%s on %s): out of rotation after %.1f s; meanwhile %s; 30 requests after: %s"
+          % (victim, address, node, removed, answers, sorted({replica for _unused, replica in after})))
+    assert removed <= 30
+    assert victim not in answers
+    assert all(status == 200 for status, _unused in after), after
+    assert victim not in {replica for _unused, replica in after}

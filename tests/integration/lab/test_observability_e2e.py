@@ -22,7 +22,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from ..helpers import ROOT, env, playbook, recap
+from ..helpers import ROOT, env, playbook, poll, recap
 
 PLAYBOOK = "playbooks/observability.yml"
 PROMETHEUS = "http://localhost:9090"
@@ -55,13 +55,7 @@ def get_json(node: str, url: str, *params: str) -> Any:
 
 def wait_for(predicate: Callable[[], Any], timeout: float, step: float = 2.0) -> tuple[Any, float]:
     """Poll predicate until it returns something truthy; that value (or the last falsy one) and the seconds it took."""
-    start = time.monotonic()
-    while True:
-        value = predicate()
-        elapsed = time.monotonic() - start
-        if value or elapsed >= timeout:
-            return value, elapsed
-        time.sleep(step)
+    return poll(predicate, timeout, step)
 
 
 def parse_time(stamp: str) -> float:

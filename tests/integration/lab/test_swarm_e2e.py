@@ -12,7 +12,7 @@ import yaml
 
 from ansible_collections.mediastack.core.plugins.filter.swarm_constraints import swarm_constraints
 
-from ..helpers import playbook, recap
+from ..helpers import playbook, recap, wait_for
 
 MANAGERS = ["mslab-m1", "mslab-m2", "mslab-m3"]
 WORKERS = ["mslab-w1", "mslab-w2"]
@@ -34,16 +34,6 @@ def manager_cli(*cmd: str, node: str = "mslab-m1", check: bool = True) -> str:
 def node_table(node: str = "mslab-m1") -> dict[str, dict]:
     rows = [json.loads(line) for line in manager_cli("node", "ls", "--format", "{{json .}}", node=node).splitlines()]
     return {r["Hostname"]: r for r in rows}
-
-
-def wait_for(predicate, timeout: float, step: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 def running_tasks(service: str) -> list[dict]:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.filter.catalog_plan import catalog_deploy_plan, catalog_host_paths, catalog_node_paths
+from ansible_collections.mediastack.core.plugins.filter.catalog_plan import catalog_deploy_plan, catalog_gpu_nodes, catalog_host_paths, catalog_node_paths
 from ansible_collections.mediastack.core.plugins.module_utils import catalog as cat
 from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import deploy_order, deploy_plan, host_paths, node_matches
 
@@ -406,6 +406,26 @@ class TestFilters:
     def test_node_paths_bad_labels_by_host(self, bad):
         with pytest.raises(AnsibleFilterError, match="labels_by_host must map inventory hostnames"):
             catalog_node_paths(plan(), bad)
+
+    def test_gpu_nodes(self):
+        labels_by_host = {"w3": {"gpu": "True"}, "w1": {"gpu": "true", "type": "media"}, "w2": {"type": "media"},
+                          "m1": None, "w4": {"gpu": True}, "w5": {"gpu": "false"}, "w6": {"gpu": " true "}}
+        assert catalog_gpu_nodes(labels_by_host) == ["w1", "w3", "w4", "w6"]
+        assert catalog_gpu_nodes({}) == []
+
+    def test_gpu_nodes_feed_the_plan(self):
+        """No GPU node in the inventory: the GPU services are refused before deploy, with the hosts' labels in mind."""
+        platform = dict(PLATFORM, gpu_nodes=catalog_gpu_nodes({"w1": {"type": "media"}, "m1": {}}))
+        with pytest.raises(AnsibleFilterError, match="jellyfin"):
+            catalog_deploy_plan(seed(), platform, enabled=ENABLED)
+        platform["gpu_nodes"] = catalog_gpu_nodes({"w1": {"type": "media", "gpu": "true"}})
+        assert "jellyfin" in catalog_deploy_plan(seed(), platform, enabled=ENABLED)["order"]
+
+    @pytest.mark.parametrize("bad, match", [(["w1"], "must map inventory hostnames"), (None, "must map inventory hostnames"),
+                                            ({"w1": ["gpu=true"]}, "swarm_node_labels of w1 must be a mapping")])
+    def test_gpu_nodes_bad_input(self, bad, match):
+        with pytest.raises(AnsibleFilterError, match=match):
+            catalog_gpu_nodes(bad)
 
 
 class TestConfigsField:
