@@ -161,7 +161,7 @@ def test_subset_parser_plans_like_pyyaml(tmp_path: Path) -> None:
     """Without PyYAML (python3 -S) the script's own YAML-subset parser yields the same plan."""
     python = Path("/usr/bin/python3")
     if not python.exists():
-        pytest.skip("/usr/bin/python3 is absent")
+        skip_or_fail("/usr/bin/python3 is absent")
     wrapper = tmp_path / "python-without-site"
     wrapper.write_text('#!/bin/sh\nexec /usr/bin/python3 -S "$@"\n', encoding="utf-8")
     wrapper.chmod(0o755)
