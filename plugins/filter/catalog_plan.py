@@ -1,6 +1,7 @@
 # Copyright: mediastack contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The ``catalog_deploy_plan`` and ``catalog_host_paths`` filters: what the services role deploys, and where."""
+"""The ``catalog_deploy_plan``, ``catalog_plan_problems`` and ``catalog_host_paths`` filters: what the services role
+deploys, and where, and every reason it cannot."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -9,7 +10,7 @@ from typing import Any, Optional
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mediastack.core.plugins.module_utils.catalog import CatalogError
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import deploy_plan, host_paths
+from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import capacity_problems, deploy_plan, host_paths
 
 
 def catalog_deploy_plan(catalog: Any, platform: Optional[Any] = None, enabled: Optional[Any] = None, only: Optional[Any] = None) -> dict[str, Any]:
@@ -20,6 +21,54 @@ def catalog_deploy_plan(catalog: Any, platform: Optional[Any] = None, enabled: O
         return deploy_plan(catalog, platform, list(enabled) if enabled is not None else None, list(only or []))
     except CatalogError as exc:
         raise AnsibleFilterError("catalog_deploy_plan: the service catalog cannot be deployed:\n  - %s" % "\n  - ".join(exc.problems)) from exc
+
+
+def catalog_plan_problems(catalog: Any, platform: Optional[Any] = None, enabled: Optional[Any] = None,
+                          only: Optional[Any] = None) -> list[str]:
+    """Every reason ``catalog_deploy_plan`` would refuse these inputs, one line each; empty when it plans."""
+    try:
+        catalog_deploy_plan(catalog, platform, enabled, only)
+    except AnsibleFilterError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, CatalogError):
+            return list(cause.problems)
+        return [str(exc.message)]
+    return []
+
+
+def _free_gib(mounts: Any, path: str) -> Optional[float]:
+    """Free GiB of the mount that holds path (the longest mount point that is a prefix of it)."""
+    best = None
+    for mount in mounts or []:
+        point = str(mount.get("mount", ""))
+        if point and (path == point or path.startswith(point.rstrip("/") + "/")) and (best is None or len(point) > len(best["mount"])):
+            best = mount
+    if best is None or best.get("size_available") is None:
+        return None
+    return float(best["size_available"]) / 1024 ** 3
+
+
+def catalog_capacity_problems(plan: Any, hostvars: Any, hosts: Any, managers: Optional[Any] = None,
+                              min_free_gib: float = 0) -> list[str]:
+    """The plan against the gathered facts of the Swarm nodes: CPU limits, memory reservations, free disk."""
+    if not isinstance(plan, Mapping) or "capacity" not in plan:
+        raise AnsibleFilterError("catalog_capacity_problems: the input must be catalog_deploy_plan's result")
+    managers = set(managers or [])
+    nodes = {}
+    for host in hosts or []:
+        hvars = hostvars[host]
+        facts = hvars.get("ansible_facts") or {}
+        nodes[str(host)] = {
+            "role": "manager" if host in managers else "worker",
+            "labels": dict(hvars.get("swarm_node_labels") or {}),
+            "cpus": facts.get("processor_vcpus"),
+            "memory_mb": facts.get("memtotal_mb"),
+            "free_gib": _free_gib(facts.get("mounts"), str(plan.get("storage_root") or "/")),
+        }
+    try:
+        return capacity_problems(plan, nodes, float(min_free_gib or 0))
+    except CatalogError as exc:
+        return list(exc.problems)
 
 
 def catalog_host_paths(plan: Any, hostname: str, role: str = "worker", labels: Optional[Any] = None) -> list[dict[str, Any]]:
@@ -63,5 +112,7 @@ class FilterModule:
     """Service catalog deploy plan."""
 
     def filters(self) -> dict[str, Any]:
-        return {"catalog_deploy_plan": catalog_deploy_plan, "catalog_host_paths": catalog_host_paths, "catalog_node_paths": catalog_node_paths,
+        return {"catalog_deploy_plan": catalog_deploy_plan, "catalog_plan_problems": catalog_plan_problems,
+                "catalog_capacity_problems": catalog_capacity_problems,
+                "catalog_host_paths": catalog_host_paths, "catalog_node_paths": catalog_node_paths,
                 "catalog_gpu_nodes": catalog_gpu_nodes}

@@ -9,20 +9,20 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.plugin_utils.inventory_check import Spec, check_inventory
+from ansible_collections.mediastack.core.plugins.plugin_utils.inventory_check import Spec, check_inventory, render
 
 ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
 
 
 def inventory_problems(hostvars: Any, groups: Mapping[str, Any], roles_dir: str | None = None) -> list[str]:
-    """Return one human-readable line per problem; an empty list means the inventory is usable."""
+    """Return one human-readable line per problem (with every host it concerns); empty means usable."""
     if not isinstance(groups, Mapping):
         raise AnsibleFilterError("inventory_problems: 'groups' must be the groups mapping, got %s" % type(groups).__name__)
     try:
         spec = Spec.from_roles(Path(roles_dir) if roles_dir else ROLES_DIR)
         plain_hostvars = {str(host): hostvars[host] for host in hostvars}
         plain_groups = {str(name): list(members or []) for name, members in groups.items()}
-        return [str(problem) for problem in check_inventory(plain_hostvars, plain_groups, spec)]
+        return render(check_inventory(plain_hostvars, plain_groups, spec))
     except (OSError, ValueError) as exc:
         raise AnsibleFilterError("inventory_problems: cannot read the role argument specs: %s" % exc) from exc
 

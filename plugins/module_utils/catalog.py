@@ -739,8 +739,8 @@ def _cross_checks(services: t.Dict[str, Service], settings: t.Dict[str, t.Any]) 
     host_ports = {}  # type: t.Dict[t.Tuple[int, str], str]
     routed = [s for s in services.values() if s.route]
     if routed and not settings["domain"]:
-        problems.append("platform: domain is empty but the routed services (%s) need it; set the platform domain, e.g. media.example.org"
-                        % ", ".join(s.name for s in routed))
+        problems.append("platform: domain is empty but the routed services (%s) need it; set the platform domain "
+                        "(services_domain in the inventory), e.g. media.example.org" % ", ".join(s.name for s in routed))
     edge = services.get(settings["edge_service"])
     gpu_nodes = settings["gpu_nodes"]
     available = settings["secrets"]

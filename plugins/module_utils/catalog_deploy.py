@@ -14,7 +14,7 @@ import re
 import typing as t
 
 from ansible_collections.mediastack.core.plugins.module_utils.catalog import (
-    CatalogError, Service, _unknown, _volume_source, parse_catalog, platform_settings, validate_catalog,
+    CatalogError, Service, _unknown, _volume_source, format_cpus, parse_catalog, platform_settings, validate_catalog,
 )
 
 CONSTRAINT = re.compile(r"^\s*node\.(labels\.(?P<label>[A-Za-z0-9_.-]+)|role|hostname)\s*(?P<op>==|!=)\s*(?P<value>\S+)\s*$")
@@ -101,6 +101,12 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
         "host_paths": paths,
         "gpu": sorted(svc.name for svc in chosen if svc.gpu),
         "routes": {svc.name: "%s.%s" % (svc.route.subdomain, settings["domain"]) for svc in chosen if svc.route},
+        # What each task asks of a node, for the preflight's capacity check against the nodes' facts.
+        "capacity": [{"service": svc.name, "cpus": svc.resources.cpus,
+                      "reserve_memory": (svc.resources.reserve_memory if svc.resources.reserve_memory is not None
+                                         else int(svc.resources.memory * float(settings["reservation_ratio"]))),
+                      "constraints": list(svc.constraints)} for svc in chosen],
+        "storage_root": settings["storage_root"],
     }
 
 
@@ -131,3 +137,40 @@ def host_paths(plan: t.Mapping[str, t.Any], hostname: str, role: str, labels: t.
         if node_matches(entry["constraints"], hostname, role, labels) and entry["path"] not in seen:
             seen[entry["path"]] = {k: entry.get(k) for k in ("path", "service", "kind", "owner", "group", "mode")}
     return [seen[p] for p in sorted(seen)]
+
+
+def capacity_problems(plan: t.Mapping[str, t.Any], nodes: t.Mapping[str, t.Mapping[str, t.Any]],
+                      min_free_gib: float = 0) -> t.List[str]:
+    """What the nodes' facts say the plan cannot get, before anything changes.
+
+    ``nodes`` maps each Swarm node to {role: manager|worker, labels, cpus, memory_mb, free_gib}: free_gib is
+    the free space of the filesystem that holds the platform's storage root (None when unknown).
+    Docker refuses a CPU limit above the node's CPUs ("range of CPUs is from 0.01 to N"), and Swarm leaves a
+    task pending when no node can reserve its memory: both are caught here, naming the nodes that may run the
+    service and the fix.
+    """
+    problems = []  # type: t.List[str]
+    for entry in plan.get("capacity", []):
+        eligible = {h: n for h, n in nodes.items() if node_matches(entry["constraints"], h, n["role"], n.get("labels") or {})}
+        if not eligible:
+            continue  # the plan's placement check reports services without any node
+        described = ", ".join("%s: %s CPUs, %d MiB" % (h, n.get("cpus"), n.get("memory_mb") or 0) for h, n in sorted(eligible.items()))
+        fits_cpu = [h for h, n in eligible.items() if n.get("cpus") is None or float(n["cpus"]) >= float(entry["cpus"])]
+        if not fits_cpu:
+            problems.append("%s: resources.cpus %s is more than every node it may run on has (%s); Docker refuses such a "
+                            "limit. Lower it (services_catalog_overrides: {%s: {resources: {cpus: N}}}) or label a bigger node"
+                            % (entry["service"], format_cpus(float(entry["cpus"])), described, entry["service"]))
+        need_mib = int(entry.get("reserve_memory") or 0) // (1024 * 1024)
+        fits_mem = [h for h, n in eligible.items() if n.get("memory_mb") is None or int(n["memory_mb"]) >= need_mib]
+        if need_mib and not fits_mem:
+            problems.append("%s: reserves %d MiB of memory, more than any node it may run on has (%s); its task would stay "
+                            "pending. Lower resources.memory or resources.reserve_memory, or label a bigger node"
+                            % (entry["service"], need_mib, described))
+    if min_free_gib:
+        for host, node in sorted(nodes.items()):
+            free = node.get("free_gib")
+            if free is not None and float(free) < float(min_free_gib):
+                problems.append("%s: only %.1f GiB free on the filesystem of %s (at least %s GiB wanted); free space or "
+                                "lower common_data_root_min_free_gib" % (host, float(free), plan.get("storage_root"),
+                                                                         format_cpus(float(min_free_gib))))
+    return problems

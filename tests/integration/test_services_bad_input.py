@@ -22,7 +22,7 @@ import yaml
 
 from .helpers import playbook, recap
 
-VALIDATE = "mediastack.core.services : Validate the catalog and plan the deployment"
+VALIDATE = "mediastack.core.services : Validate the catalog"
 # Tasks (and modules) that change something; none may run when the plan step fails.
 AFTER_PLAN = ("Create the bind-mount sources", "Create the Docker secrets", "Create the Docker configs", "Point the stacks at",
               "docker_stack", "Deploy the stack", "Remove the stacks", "Create the Postgres database", "Render the Docker configs")
@@ -127,7 +127,7 @@ def test_plan_stops_before_any_change(case: str, tmp_path: Path):
     assert set(stats) == {"localhost"}, stats
     assert stats["localhost"]["changed"] == 0 and stats["localhost"]["failed"] == 1 and stats["localhost"]["unreachable"] == 0, stats
     message = _flat(out[out.index("fatal: [localhost]: FAILED!", failed_at):out.rfind("PLAY RECAP")])
-    assert "the service catalog cannot be deployed" in message, message
+    assert "The service catalog cannot be deployed; nothing was changed" in message, message
     for line in expected:
         assert _flat(line) in message, message
 

@@ -8,14 +8,19 @@ segmentation. The apps and Traefik/Authelia are HTTP stubs (their real images ca
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 import subprocess
 import time
 
 import pytest
+import yaml
 
-from ..helpers import playbook, recap
+from ..helpers import ROOT, playbook, recap
+
+DATA_SUBNET = next(n["subnet"] for n in yaml.safe_load((ROOT / "roles/swarm/defaults/main.yml").read_text())["swarm_networks"]
+                   if n["name"] == "data")
 
 MANAGER = "mslab-m1"
 ENABLED = ["traefik", "authelia", "redis", "postgres", "jellyfin", "navidrome", "audiobookshelf"]
@@ -133,7 +138,7 @@ def test_authelia_database_reachable_from_its_network_not_from_dmz(platform):
     redis_ip = json.loads(docker("service", "inspect", "redis_redis", "--format", "{{json .Endpoint.VirtualIPs}}") or "null")
     task_ip = docker("network", "inspect", "data", "--format", "{{json .Containers}}", node="mslab-w2")
     ip = next((c["IPv4Address"].split("/")[0] for c in json.loads(task_ip).values() if c["Name"].startswith("redis_redis.")), "")
-    assert ip.startswith("10.10.3."), (redis_ip, task_ip)
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network(DATA_SUBNET), (redis_ip, task_ip)
     script = ("getent hosts redis || echo unresolved; getent hosts postgres || echo unresolved; "
               "timeout 5 redis-cli -h %s ping || echo unreachable; echo done") % ip
     state, logs = probe("probe-dmz", "dmz", script, image)

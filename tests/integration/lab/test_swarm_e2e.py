@@ -12,12 +12,13 @@ import yaml
 
 from ansible_collections.mediastack.core.plugins.filter.swarm_constraints import swarm_constraints
 
-from ..helpers import playbook, recap, wait_for
+from ..helpers import ROOT, playbook, recap, wait_for
 
 MANAGERS = ["mslab-m1", "mslab-m2", "mslab-m3"]
 WORKERS = ["mslab-w1", "mslab-w2"]
 LABELS = {"mslab-w1": {"type": "media", "gpu": "true"}, "mslab-w2": {"type": "data", "ssd": "true"}}
-SEGMENTS = {"media": "10.10.1.0/24", "admin": "10.10.2.0/24", "data": "10.10.3.0/24", "dmz": "10.10.4.0/24"}
+# The overlays as the swarm role creates them by default (the lab inventory does not override them).
+SEGMENTS = {n["name"]: n["subnet"] for n in yaml.safe_load((ROOT / "roles/swarm/defaults/main.yml").read_text())["swarm_networks"]}
 
 
 def sh(node: str, *cmd: str, check: bool = True) -> str:
@@ -117,7 +118,7 @@ def test_tasks_on_different_nodes_reach_each_other_over_the_overlay(swarm, image
     container = sh("mslab-m1", "docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name=probe-mesh")
     addresses = wait_for(lambda: sorted(set(
         sh("mslab-m1", "docker", "exec", container, "getent", "ahostsv4", "tasks.probe-mesh", check=False).split()[::3])), 30)
-    addresses = [a for a in addresses if a.startswith("10.10.1.")]
+    addresses = [a for a in addresses if a.startswith(SEGMENTS["media"].rsplit(".", 2)[0] + ".")]
     assert len(addresses) == 5, addresses
     for address in addresses:
         out = sh("mslab-m1", "docker", "exec", container, "curl", "-fsS", "-o", "/dev/null", "-w", "%{http_code}",

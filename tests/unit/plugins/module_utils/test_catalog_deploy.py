@@ -479,3 +479,71 @@ class TestConfigsField:
         catalog["traefik"]["configs"][0]["target"] = "traefik.yml"
         out = problems(catalog)
         assert out == ["traefik: configs[0].target must be an absolute path in the container, got 'traefik.yml'"]
+
+
+# ------------------------------------------------------------------ preflight: the plan against the nodes' facts
+
+from ansible_collections.mediastack.core.plugins.filter.catalog_plan import (  # noqa: E402
+    catalog_capacity_problems, catalog_plan_problems)
+from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import capacity_problems  # noqa: E402
+
+
+def nodes(cpus=16, memory_mb=65536, free_gib=500.0):
+    return {name: {"role": role, "labels": labels, "cpus": cpus, "memory_mb": memory_mb, "free_gib": free_gib}
+            for name, role, labels in (MEDIA_GPU, MEDIA_CPU, DATA_SSD, MANAGER)}
+
+
+def test_the_plan_carries_each_services_demands():
+    capacity = {c["service"]: c for c in plan()["capacity"]}
+    assert set(capacity) == set(ENABLED)
+    assert capacity["jellyfin"]["cpus"] == 4  # the seed's resource table
+    assert capacity["jellyfin"]["reserve_memory"] == int(8 * 1024 ** 3 * 0.25)
+    assert "node.labels.gpu==true" in capacity["jellyfin"]["constraints"]
+
+
+def test_big_enough_nodes_have_no_capacity_problem():
+    assert capacity_problems(plan(), nodes()) == []
+
+
+def test_a_cpu_limit_above_every_allowed_node_is_refused_naming_the_nodes():
+    small = nodes()
+    small["w1"]["cpus"] = 2  # the only GPU media node; jellyfin asks for 4
+    out = capacity_problems(plan(), small)
+    assert len(out) == 1, out
+    assert out[0].startswith("jellyfin: resources.cpus 4 is more than every node it may run on has (w1: 2 CPUs, 65536 MiB)")
+    assert "services_catalog_overrides: {jellyfin: {resources: {cpus: N}}}" in out[0]
+
+
+def test_a_bigger_node_elsewhere_does_not_help_a_service_that_cannot_go_there():
+    small = nodes()
+    small["w1"]["cpus"] = 2
+    small["m1"]["cpus"] = 64  # a manager: jellyfin may not run there
+    assert [p.split(":")[0] for p in capacity_problems(plan(), small)] == ["jellyfin"]
+
+
+def test_a_memory_reservation_no_node_can_hold():
+    out = capacity_problems(plan(), nodes(memory_mb=1024))
+    assert any(p.startswith("jellyfin: reserves 2048 MiB of memory, more than any node it may run on has") for p in out), out
+
+
+def test_free_disk_at_the_storage_root():
+    out = capacity_problems(plan(), nodes(free_gib=1.5), min_free_gib=5)
+    assert len(out) == 4 and out[0] == ("d1: only 1.5 GiB free on the filesystem of /srv/mediastack (at least 5 GiB wanted); "
+                                        "free space or lower common_data_root_min_free_gib"), out
+
+
+def test_the_filter_reads_facts_and_the_mount_that_holds_the_storage_root():
+    facts = {"processor_vcpus": 2, "memtotal_mb": 65536,
+             "mounts": [{"mount": "/", "size_available": 100 * 1024 ** 3}, {"mount": "/srv", "size_available": 1024 ** 3}]}
+    hostvars = {name: {"ansible_facts": facts, "swarm_node_labels": labels} for name, _role, labels in (MEDIA_GPU, DATA_SSD, MANAGER)}
+    out = catalog_capacity_problems(plan(), hostvars, ["w1", "d1", "m1"], ["m1"], min_free_gib=5)
+    assert any(p.startswith("jellyfin: resources.cpus 4") for p in out), out
+    assert "m1: only 1.0 GiB free on the filesystem of /srv/mediastack" in "\n".join(out)
+    with pytest.raises(AnsibleFilterError, match="catalog_deploy_plan's result"):
+        catalog_capacity_problems({}, hostvars, ["w1"])
+
+
+def test_plan_problems_lists_what_the_plan_would_refuse():
+    assert catalog_plan_problems(seed(), PLATFORM, enabled=list(ENABLED)) == []
+    out = catalog_plan_problems(seed(), {**PLATFORM, "domain": ""}, enabled=list(ENABLED))
+    assert out and out[0].startswith("platform: domain is empty") and "services_domain" in out[0]

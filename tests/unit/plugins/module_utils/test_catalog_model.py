@@ -225,7 +225,8 @@ class TestCatalog:
 
     def test_routes_need_domain(self):
         out = cat.validate_catalog({"navidrome": one()}, {})
-        assert out == ["platform: domain is empty but the routed services (navidrome) need it; set the platform domain, e.g. media.example.org"]
+        assert out == ["platform: domain is empty but the routed services (navidrome) need it; set the platform domain "
+                       "(services_domain in the inventory), e.g. media.example.org"]
 
     def test_not_a_mapping(self):
         assert cat.validate_catalog(["navidrome"]) == ["catalog: must be a mapping of service name to description, got list"]
