@@ -162,7 +162,7 @@ def test_each_problem_is_printed_once_with_the_hosts_it_concerns(tmp_path: Path)
     inv.write_text(yaml.safe_dump(_inventory(["m1", "m2", "m3"], ["w1", "w2"], all_vars={"common_media_gid": "many"})))
     doc = json_result(playbook("-i", str(inv), "playbooks/validate.yml", json_output=True))
     _play, _task, message = _failed_check(doc)
-    lines = [line for line in message.splitlines() if "common_media_gid" in line]
+    lines = [line.strip().removeprefix("- ") for line in message.splitlines() if "common_media_gid" in line]
     assert len(lines) == 1 and lines[0].startswith("hosts m1, m2, m3, w1, w2, common_media_gid:"), message
 
 
