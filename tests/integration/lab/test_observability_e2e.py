@@ -1,6 +1,8 @@
 """Observability on the lab Swarm: tests/integration/observability/drill.md, steps 1 to 5.
 
-playbooks/observability.yml runs twice (the second run must change nothing); then Prometheus on the
+site.yml deploys the monitoring (its last plays, imported from playbooks/observability.yml): on the
+converged lab `site.yml --tags monitoring` and then playbooks/observability.yml alone must change
+nothing; then Prometheus on the
 first manager must scrape every node, load the shipped rules, and turn a nearly full filesystem on a
 worker into a critical DiskUsage alert in Alertmanager, which inhibits a warning with the labels of the
 inhibit rule's `equal` list. A stopped node exporter raises ServiceDown (step 4). Both drills are undone
@@ -116,8 +118,15 @@ def hosts(request, lab) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def first_run(hosts, lab) -> float:
-    proc = playbook("-i", lab["inventory"], PLAYBOOK)
+    """`site.yml --tags monitoring`; on a fresh lab, site.yml has already deployed all of it (changed=0)."""
+    proc = playbook("-i", lab["inventory"], "site.yml", "--tags", "monitoring")
     assert proc.returncode == 0, proc.stdout[-5000:]
+    table = recap(proc.stdout)
+    print("\nsite.yml --tags monitoring after the converge: %s" % {h: r["changed"] for h, r in sorted(table.items())})
+    assert set(hosts["swarm"]) <= set(table), table
+    if os.environ.get("MEDIASTACK_REUSE_LAB") != "1":
+        assert {h: r["changed"] for h, r in table.items() if r["changed"]} == {}, (
+            "site.yml did not deploy the monitoring it runs: " + proc.stdout[-5000:])
     return time.monotonic()
 
 
