@@ -10,7 +10,7 @@ from typing import Any, Optional
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mediastack.core.plugins.module_utils.catalog import CatalogError
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import capacity_problems, deploy_plan, host_paths
+from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import backup_services, capacity_problems, deploy_plan, host_paths
 
 
 def catalog_deploy_plan(catalog: Any, platform: Optional[Any] = None, enabled: Optional[Any] = None, only: Optional[Any] = None) -> dict[str, Any]:
@@ -71,14 +71,24 @@ def catalog_capacity_problems(plan: Any, hostvars: Any, hosts: Any, managers: Op
         return list(exc.problems)
 
 
+def _for_node(name: str, key: str, fn: Any, plan: Any, hostname: str, role: str, labels: Optional[Any]) -> Any:
+    """Run one per-node view of the plan (fn), with the filter's name on every error."""
+    if not isinstance(plan, Mapping) or key not in plan:
+        raise AnsibleFilterError("%s: the input must be catalog_deploy_plan's result" % name)
+    try:
+        return fn(plan, str(hostname), str(role), dict(labels or {}))
+    except CatalogError as exc:
+        raise AnsibleFilterError("%s: %s" % (name, "; ".join(exc.problems))) from exc
+
+
 def catalog_host_paths(plan: Any, hostname: str, role: str = "worker", labels: Optional[Any] = None) -> list[dict[str, Any]]:
     """The plan's host directories for one node (hostname, manager|worker, its Swarm labels)."""
-    if not isinstance(plan, Mapping) or "host_paths" not in plan:
-        raise AnsibleFilterError("catalog_host_paths: the input must be catalog_deploy_plan's result")
-    try:
-        return host_paths(plan, str(hostname), str(role), dict(labels or {}))
-    except CatalogError as exc:
-        raise AnsibleFilterError("catalog_host_paths: %s" % "; ".join(exc.problems)) from exc
+    return _for_node("catalog_host_paths", "host_paths", host_paths, plan, hostname, role, labels)
+
+
+def catalog_backup_services(plan: Any, hostname: str, role: str = "worker", labels: Optional[Any] = None) -> dict[str, Any]:
+    """The backup role's backup_services for one node: {services, not_backed_up} (module_utils/catalog_backup.py)."""
+    return _for_node("catalog_backup_services", "backup", backup_services, plan, hostname, role, labels)
 
 
 def catalog_node_paths(plan: Any, labels_by_host: Any, managers: Optional[Any] = None) -> list[list[Any]]:
@@ -115,4 +125,5 @@ class FilterModule:
         return {"catalog_deploy_plan": catalog_deploy_plan, "catalog_plan_problems": catalog_plan_problems,
                 "catalog_capacity_problems": catalog_capacity_problems,
                 "catalog_host_paths": catalog_host_paths, "catalog_node_paths": catalog_node_paths,
+                "catalog_backup_services": catalog_backup_services,
                 "catalog_gpu_nodes": catalog_gpu_nodes}

@@ -637,9 +637,23 @@ def parse_service(name: str, raw: t.Any, platform: t.Optional[t.Mapping[str, t.A
         backup_paths=backup, metrics=_metrics(reader, raw.get("metrics")), postgres=postgres, redis=redis, depends_on=others,
         gpu=gpu, secrets=secrets, forward_auth=forward_auth, labels=labels, command=command, configs=configs,
     )
+    for path in service.backup_paths:
+        volume = backup_volume(service, path)
+        if volume is None:
+            reader.bad("backup_paths", "entry %r is not inside any of the service's volumes (%s); mount a volume there or drop the entry"
+                       % (path, ", ".join(v.target for v in service.volumes) or "none"))
+        elif volume.kind == "cache":
+            reader.bad("backup_paths", "entry %r is in the cache volume %s; caches are rebuilt, not backed up: drop the entry"
+                       % (path, volume.target))
     if reader.problems:
         raise CatalogError(reader.problems)
     return service
+
+
+def backup_volume(svc: Service, path: str) -> t.Optional[Volume]:
+    """The volume that holds a container path (the deepest target that is the path or a parent of it)."""
+    holders = [v for v in svc.volumes if path == v.target or path.startswith(v.target.rstrip("/") + "/")]
+    return max(holders, key=lambda v: len(v.target)) if holders else None
 
 
 def platform_settings(platform: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str, t.Any]:

@@ -16,6 +16,7 @@ import typing as t
 from ansible_collections.mediastack.core.plugins.module_utils.catalog import (
     CatalogError, Service, _unknown, _volume_source, format_cpus, parse_catalog, platform_settings, validate_catalog,
 )
+from ansible_collections.mediastack.core.plugins.module_utils.catalog_backup import backup_entries
 
 CONSTRAINT = re.compile(r"^\s*node\.(labels\.(?P<label>[A-Za-z0-9_.-]+)|role|hostname)\s*(?P<op>==|!=)\s*(?P<value>\S+)\s*$")
 
@@ -107,6 +108,8 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
                                          else int(svc.resources.memory * float(settings["reservation_ratio"]))),
                       "constraints": list(svc.constraints)} for svc in chosen],
         "storage_root": settings["storage_root"],
+        # Host paths per backup class of each service with backup_paths (module_utils/catalog_backup.py).
+        "backup": backup_entries(chosen, settings),
     }
 
 
@@ -137,6 +140,21 @@ def host_paths(plan: t.Mapping[str, t.Any], hostname: str, role: str, labels: t.
         if node_matches(entry["constraints"], hostname, role, labels) and entry["path"] not in seen:
             seen[entry["path"]] = {k: entry.get(k) for k in ("path", "service", "kind", "owner", "group", "mode")}
     return [seen[p] for p in sorted(seen)]
+
+
+def backup_services(plan: t.Mapping[str, t.Any], hostname: str, role: str, labels: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """The backup role's ``backup_services`` for one node, from the services it may run, and what they leave out.
+
+    Returns {services: [{name, paths: {class: [host paths]}}], not_backed_up: [{service, path, reason}]}.
+    """
+    services, skipped = [], []
+    for entry in plan.get("backup", []):
+        if not node_matches(entry["constraints"], hostname, role, labels):
+            continue
+        if entry["paths"]:
+            services.append({"name": entry["service"], "paths": {cls: list(items) for cls, items in entry["paths"].items()}})
+        skipped += [dict(item, service=entry["service"]) for item in entry["not_backed_up"]]
+    return {"services": services, "not_backed_up": skipped}
 
 
 def capacity_problems(plan: t.Mapping[str, t.Any], nodes: t.Mapping[str, t.Mapping[str, t.Any]],

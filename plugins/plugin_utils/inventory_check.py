@@ -277,11 +277,22 @@ def _group_problems(groups: Mapping[str, Sequence[str]]) -> list[Problem]:
     return problems
 
 
+# Role variables that site.yml sets from the service catalog: set in the inventory they would be overridden.
+DERIVED = {
+    "backup_services": ("is derived by site.yml from the service catalog for each node (the backup paths of the services it may "
+                        "run), so the inventory's value would be ignored",
+                        "remove it; change what a service backs up with services_catalog_overrides: {<service>: {backup_paths: "
+                        "[...]}}"),
+}
+
+
 def _variable_problems(host: str, hvars: Mapping[str, Any], spec: Spec) -> list[Problem]:
     problems: list[Problem] = []
     known = list(spec.options)
     for name in sorted(str(n) for n in hvars):
-        if name in spec.options:
+        if name in DERIVED:
+            problems.append(Problem(host, name, DERIVED[name][0], DERIVED[name][1]))
+        elif name in spec.options:
             try:
                 value = hvars[name]
             except Exception as exc:  # pylint: disable=broad-except  # a template that cannot be rendered
@@ -445,6 +456,29 @@ def _backup_problems(host: str, hvars: Mapping[str, Any], spec: Spec) -> list[Pr
     return problems
 
 
+def _backup_password_problems(hostvars: Mapping[str, Mapping[str, Any]], groups: Mapping[str, Sequence[str]],
+                              spec: Spec) -> list[Problem]:
+    """site.yml backs up every Swarm node's catalog data: each enabled repository needs a password (8+ characters)."""
+    problems: list[Problem] = []
+    for host in sorted(set(groups.get(SWARM_GROUP) or []) & set(hostvars)):
+        hvars = hostvars[host]
+        repositories = _value(hvars, spec, "backup_repositories")
+        if not isinstance(repositories, list):
+            continue  # templated (not checked here) or a wrong type (the type check reports it)
+        default = hvars.get("backup_password", spec.defaults.get("backup_password"))
+        for repo in repositories:
+            if not isinstance(repo, Mapping) or repo.get("enabled", True) is False:
+                continue
+            password = repo.get("password", default)
+            if password is None or (isinstance(password, str) and not _templated(password) and len(password.strip()) < 8):
+                where = "backup_password" if "password" not in repo else "backup_repositories (%s).password" % repo.get("name", "?")
+                problems.append(Problem(host, where, "site.yml backs up this node's service data to repository %r, which has "
+                                        "no password of 8 characters or more" % repo.get("name", "?"),
+                                        "set backup_password in the inventory's vault file, e.g. backup_password: "
+                                        "\"{{ vault_backup_password }}\" (or disable the repository)"))
+    return problems
+
+
 def _secret_problems(host: str, hvars: Mapping[str, Any], spec: Spec) -> list[Problem]:
     problems: list[Problem] = []
     plain_ok = bool(hvars.get(PLAIN_SECRETS_OK, False)) if not isinstance(hvars.get(PLAIN_SECRETS_OK), str) else \
@@ -528,5 +562,6 @@ def check_inventory(
             problems.extend(check(host, hvars, spec))
         problems.extend(_label_problems(host, hvars.get("swarm_node_labels")))
     problems.extend(_host_problems(hostvars, groups))
+    problems.extend(_backup_password_problems(hostvars, groups, spec))
     problems.extend(_network_problems(hostvars, list(groups.get(MANAGERS_GROUP) or []), spec))
     return problems

@@ -32,9 +32,11 @@ SECRETS = {
 }
 USERS = {"admin": {"displayname": "CI Admin", "email": "admin@example.org", "groups": ["admins", "media"],
                    "password": "$argon2id$v=19$m=65536,t=3,p=4$Y2lzYWx0Y2lzYWx0$0Tl3t+4j7Q0tqvYg0wXJ2lGk8b9gkqJmfXo4m0z6yS8"}}
-# What the services plan needs; a throwaway inventory may keep its secrets in clear (it says so).
+BACKUP_PASSWORD = "ci-backup-password-0123456789"
+# What the services plan and the backups need; a throwaway inventory may keep its secrets in clear (it says so).
 SERVICES = {"services_domain": "media.example.org", "services_edge": {"acme": {"email": "a@example.org", "challenge": "http"}},
-            "services_secrets": SECRETS, "services_authelia_users": USERS, "mediastack_plain_secrets_ok": True}
+            "services_secrets": SECRETS, "services_authelia_users": USERS, "backup_password": BACKUP_PASSWORD,
+            "mediastack_plain_secrets_ok": True}
 
 
 def _host(**extra) -> dict:
@@ -103,6 +105,12 @@ CASES = {
     "backup_backend_unknown": (_inventory(["m1"], ["w1"], all_vars={"backup_repositories": [{"name": "nas", "location": "ftp://nas/b"}]}),
                                ["backup_repositories[0] (nas): location 'ftp://nas/b' uses backend 'ftp', which restic does not know",
                                 "use one of local, sftp"]),
+    "backup_password_too_short": (_inventory(["m1"], ["w1"], all_vars={"backup_password": "short"}),
+                                  ["backup_password: site.yml backs up this node's service data to repository 'nas', which has no "
+                                   "password of 8 characters or more"]),
+    "backup_services_in_the_inventory": (_inventory(["m1"], ["w1"], all_vars={"backup_services": [{"name": "x", "paths": {}}]}),
+                                         ["backup_services: is derived by site.yml from the service catalog",
+                                          "services_catalog_overrides: {<service>: {backup_paths: [...]}}"]),
     "backup_path_relative": (_inventory(["m1"], ["w1"], all_vars={"backup_repositories": [{"name": "nas", "location": "backup/ms"}]}),
                              ["backup_repositories[0] (nas): local location 'backup/ms' is not an absolute path"]),
     "empty_secret": (_inventory(["m1"], ["w1"], all_vars={"services_secrets": {**SECRETS, "postgres_password": ""}}),
@@ -211,25 +219,38 @@ def _passed(proc) -> None:
 
 
 def test_the_example_inventory_names_the_vault_values_it_lacks_and_passes_with_them(tmp_path: Path):
-    """Without its vault file the example inventory stops on each missing secret; with it (encrypted) it passes."""
+    """Without its vault file the example inventory stops on each missing secret; with it (encrypted) it passes.
+
+    The inventory check comes first (the backup password every node's backups need), then the catalog's
+    secrets; with all of them in an encrypted vault file the validation passes.
+    """
     example = ROOT / "inventories" / "example"
     without = _validate(example)
     assert without.returncode != 0
     _play, _task, message = _failed_check(json_result(without))
-    for name in SECRETS:
-        assert "services_secrets.%s" % name in message, message
+    assert "backup_password" in message and "vault" in message, message
     site = tmp_path / "site"
     shutil.copytree(example, site)
     (site / "group_vars" / "all.yml").rename(tmp_path / "all.yml")
     (site / "group_vars" / "all").mkdir()
     (tmp_path / "all.yml").rename(site / "group_vars" / "all" / "main.yml")
     vault = site / "group_vars" / "all" / "vault.yml"
-    vault.write_text(yaml.safe_dump({"services_secrets": SECRETS, "services_authelia_users": USERS}))
     password = tmp_path / "vault-password"
     password.write_text("ci-vault-password\n")
-    subprocess.run(["ansible-vault", "encrypt", "--vault-password-file", str(password), str(vault)], cwd=ROOT, env=env(),
-                   check=True, capture_output=True)
-    assert vault.read_text().startswith("$ANSIBLE_VAULT;")
+
+    def write_vault(values: dict) -> None:
+        vault.write_text(yaml.safe_dump(values))
+        subprocess.run(["ansible-vault", "encrypt", "--vault-password-file", str(password), str(vault)], cwd=ROOT, env=env(),
+                       check=True, capture_output=True)
+        assert vault.read_text().startswith("$ANSIBLE_VAULT;")
+
+    write_vault({"backup_password": BACKUP_PASSWORD})
+    partial = _validate(site, "--vault-password-file", str(password))
+    assert partial.returncode != 0
+    _play, _task, message = _failed_check(json_result(partial))
+    for name in SECRETS:
+        assert "services_secrets.%s" % name in message, message
+    write_vault({"backup_password": BACKUP_PASSWORD, "services_secrets": SECRETS, "services_authelia_users": USERS})
     _passed(_validate(site, "--vault-password-file", str(password)))
 
 

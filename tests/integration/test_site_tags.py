@@ -3,8 +3,9 @@
 For each directory under roles/, `site.yml --tags <role> --list-tasks` on the example inventory must list
 at least one task of that role that does work (not only its always-tagged argument validation or
 preflight, which every tag selects). A thin service role (roles/navidrome, ...) does its work through the
-role it imports (mediastack.core.services): those tasks count when they carry the thin role's tag. A role that site.yml does not run yet is listed in NOT_IN_SITE with
-the reason; the test also fails when such a role becomes reachable, so the list cannot go stale.
+role it imports (mediastack.core.services): those tasks count when they carry the thin role's tag.
+A role that site.yml does not run yet is listed in NOT_IN_SITE with the reason; the test also fails when
+such a role becomes reachable, so the list cannot go stale.
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ INVENTORY = "inventories/example"
 # role -> why site.yml does not run it (yet)
 NOT_IN_SITE = {
     "lab": "builds the test lab itself (playbooks/lab.yml), not part of a site",
-    "backup": "issue 13: the backup classes per node are not yet derived from the catalog; playbooks/dr.yml restores",
     "grafana": "issue 13: Grafana is not yet a catalog service; the role only renders its configuration",
     "loki": "issue 13: Loki is not yet a catalog service; the role only renders its configuration",
     "promtail": "issue 13: Promtail is not yet a catalog service; the role only renders its configuration",

@@ -101,3 +101,29 @@ def test_check_mode_on_converged_lab_changes_nothing(first_run, lab):
     assert proc.returncode == 0, proc.stdout[-5000:]
     table = recap(proc.stdout)
     assert {h: s["changed"] for h, s in table.items()} == {h: 0 for h in NODES}
+
+
+# What site.yml's backup play gives each lab node: the catalog's backup paths of the services its placement
+# allows (mslab-w1: media + gpu, mslab-w2: data + ssd, managers: Traefik's ACME store), one timer per class.
+BACKUP_CLASSES = {"mslab-m1": ["metadata"], "mslab-m2": ["metadata"], "mslab-m3": ["metadata"],
+                  "mslab-w1": ["config", "metadata"], "mslab-w2": ["metadata"]}
+
+
+def test_site_yml_backs_up_what_each_node_may_hold(first_run):
+    """Timers per class on every node, a real restic backup of Jellyfin's config on its node, Postgres named as not copied."""
+    assert first_run.returncode == 0
+    for node, classes in BACKUP_CLASSES.items():
+        timers = docker_exec(node, "systemctl", "list-unit-files", "--no-legend", "mediastack-backup-*.timer").split("\n")
+        names = sorted(line.split()[0] for line in timers if line.strip())
+        assert names == sorted("mediastack-backup-%s.timer" % c for c in classes), (node, names)
+        for cls in classes:
+            assert docker_exec(node, "systemctl", "is-active", "mediastack-backup-%s.timer" % cls) == "active"
+    config = json.loads(docker_exec("mslab-w1", "cat", "/etc/mediastack-backup/config.json"))
+    assert "/srv/mediastack/config/jellyfin" in json.dumps(config), config
+    docker_exec("mslab-w1", "systemctl", "start", "mediastack-backup@config.service")
+    snapshots = json.loads(docker_exec("mslab-w1", "restic", "--no-cache", "-r", "/srv/backup/mediastack",
+                                       "--password-file", "/etc/mediastack-backup/nas.pass", "snapshots", "--json"))
+    paths = sorted({p for s in snapshots for p in s["paths"]})
+    print("\nrestic snapshots on mslab-w1 after the config class ran: %d, paths %s" % (len(snapshots), paths))
+    assert "/srv/mediastack/config/jellyfin" in paths and "/srv/mediastack/config/audiobookshelf" in paths, paths
+    assert "backup: postgres: /srv/mediastack/data/postgres is not backed up" in " ".join(first_run.stdout.split())

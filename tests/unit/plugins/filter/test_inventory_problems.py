@@ -13,11 +13,16 @@ from ansible_collections.mediastack.core.plugins.plugin_utils.inventory_check im
 ROLES = Path(__file__).resolve().parents[4] / "roles"
 
 
+# Every Swarm node backs up its catalog data (site.yml), so each needs the repository password; a throwaway
+# test inventory keeps it in clear and says so.
+BACKUP = {"backup_password": "unit-test-backup-password", "mediastack_plain_secrets_ok": True}
+
+
 def good_inventory():
     hostvars = {
-        "m1": {}, "m2": {}, "m3": {},
-        "w1": {"swarm_node_labels": {"type": "media", "gpu": "true"}},
-        "w2": {"swarm_node_labels": {"type": "data", "ssd": "true"}, "common_media_uid": 2001},
+        "m1": dict(BACKUP), "m2": dict(BACKUP), "m3": dict(BACKUP),
+        "w1": {"swarm_node_labels": {"type": "media", "gpu": "true"}, **BACKUP},
+        "w2": {"swarm_node_labels": {"type": "data", "ssd": "true"}, "common_media_uid": 2001, **BACKUP},
     }
     groups = {"all": list(hostvars), "swarm_managers": ["m1", "m2", "m3"], "swarm_workers": ["w1", "w2"],
               "swarm": list(hostvars)}
@@ -45,7 +50,7 @@ def test_even_managers(count):
     hostvars, groups = good_inventory()
     groups["swarm_managers"] = ["m%d" % i for i in range(1, count + 1)]
     for host in groups["swarm_managers"]:
-        hostvars.setdefault(host, {})
+        hostvars.setdefault(host, dict(BACKUP))
     groups["swarm"] = list(hostvars)
     out = problems(hostvars, groups)
     assert len(out) == 1 and "has %d hosts" % count in out[0] and "1, 3 or 5" in out[0]
@@ -241,7 +246,7 @@ def test_same_address_on_another_port_or_connection_is_allowed():
 
 def test_a_node_name_must_be_a_host_name():
     hostvars, groups = good_inventory()
-    hostvars["media_1"] = {"ansible_host": "192.0.2.9"}
+    hostvars["media_1"] = {"ansible_host": "192.0.2.9", **BACKUP}
     groups["swarm_workers"].append("media_1")
     groups["swarm"].append("media_1")
     one(hostvars, groups, "host media_1, inventory_hostname", "not a valid host name", "no spaces or underscores")
@@ -313,6 +318,7 @@ def test_a_secret_in_clear_outside_the_vault_is_an_error_unless_the_lab_opts_out
     plain.write_text("services_secrets: {postgres_password: hunter2}\n")
     value = Origin(path=str(plain), line_num=1).tag("hunter2")
     hostvars, groups = good_inventory()
+    hostvars["m1"]["mediastack_plain_secrets_ok"] = False
     hostvars["m1"]["services_secrets"] = {"postgres_password": value}
     line = one(hostvars, groups, "host m1, services_secrets.postgres_password: the secret is written in clear outside "
                "Ansible Vault", "ansible-vault", "mediastack_plain_secrets_ok: true")

@@ -14,9 +14,11 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.filter.catalog_plan import catalog_deploy_plan, catalog_gpu_nodes, catalog_host_paths, catalog_node_paths
+from ansible_collections.mediastack.core.plugins.filter.catalog_plan import (
+    catalog_backup_services, catalog_deploy_plan, catalog_gpu_nodes, catalog_host_paths, catalog_node_paths,
+)
 from ansible_collections.mediastack.core.plugins.module_utils import catalog as cat
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import deploy_order, deploy_plan, host_paths, node_matches
+from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import backup_services, deploy_order, deploy_plan, host_paths, node_matches
 
 ROOT = Path(__file__).resolve().parents[4]
 SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))
@@ -547,3 +549,57 @@ def test_plan_problems_lists_what_the_plan_would_refuse():
     assert catalog_plan_problems(seed(), PLATFORM, enabled=list(ENABLED)) == []
     out = catalog_plan_problems(seed(), {**PLATFORM, "domain": ""}, enabled=list(ENABLED))
     assert out and out[0].startswith("platform: domain is empty") and "services_domain" in out[0]
+
+
+class TestBackupServices:
+    """The catalog's backup consumer: backup_paths as host paths per class, for the nodes that may hold them."""
+
+    def plan(self, catalog=None, enabled=ENABLED):
+        return deploy_plan(catalog or seed(), PLATFORM, enabled=list(enabled))
+
+    def test_every_node_backs_up_exactly_the_services_it_may_run(self):
+        plan = self.plan()
+        for hostname, role, labels in (MEDIA_GPU, MEDIA_CPU, DATA_SSD, DATA_HDD, MANAGER):
+            got = {s["name"] for s in backup_services(plan, hostname, role, labels)["services"]}
+            want = {e["service"] for e in plan["backup"] if e["paths"] and node_matches(e["constraints"], hostname, role, labels)}
+            runs = {p["service"] for p in host_paths(plan, hostname, role, labels)}
+            assert got == want and got <= runs, (hostname, got, want, runs)
+        assert {s["name"] for s in backup_services(plan, *MEDIA_GPU)["services"]} == {"audiobookshelf", "jellyfin", "navidrome"}
+        assert {s["name"] for s in backup_services(plan, *MEDIA_CPU)["services"]} == {"audiobookshelf", "navidrome"}
+        assert backup_services(plan, *DATA_HDD)["services"] == []
+
+    def test_container_paths_become_host_paths_and_the_volume_kind_gives_the_class(self):
+        by_name = {s["name"]: s["paths"] for s in backup_services(self.plan(), *MEDIA_GPU)["services"]}
+        assert by_name["jellyfin"] == {"config": [ROOTDIR + "/config/jellyfin"]}
+        assert by_name["audiobookshelf"] == {"config": [ROOTDIR + "/config/audiobookshelf"],
+                                             "metadata": [ROOTDIR + "/data/audiobookshelf/metadata"]}
+        assert by_name["navidrome"] == {"metadata": [ROOTDIR + "/data/navidrome"]}
+
+    def test_a_path_below_the_volume_target_keeps_its_rest(self):
+        catalog = seed()
+        catalog["jellyfin"]["backup_paths"] = ["/config/data/library.db"]
+        by_name = {s["name"]: s["paths"] for s in backup_services(self.plan(catalog), *MEDIA_GPU)["services"]}
+        assert by_name["jellyfin"] == {"config": [ROOTDIR + "/config/jellyfin/data/library.db"]}
+
+    def test_the_storage_root_of_the_platform_is_used(self):
+        plan = deploy_plan(seed(), dict(PLATFORM, storage_root="/tank/ms"), enabled=list(ENABLED))
+        paths = [p for s in backup_services(plan, *MEDIA_GPU)["services"] for ps in s["paths"].values() for p in ps]
+        assert paths and all(p.startswith("/tank/ms/") for p in paths), paths
+
+    def test_the_live_postgres_data_directory_is_reported_not_copied(self):
+        result = backup_services(self.plan(), *DATA_SSD)
+        assert [s["name"] for s in result["services"]] == ["redis"]
+        assert [(s["service"], s["path"]) for s in result["not_backed_up"]] == [("postgres", ROOTDIR + "/data/postgres")]
+        assert "not a consistent backup" in result["not_backed_up"][0]["reason"]
+
+    def test_the_result_feeds_the_backup_roles_plan(self):
+        from ansible_collections.mediastack.core.plugins.filter.backup_plan import backup_plan
+
+        services = catalog_backup_services(self.plan(), *MEDIA_GPU)["services"]
+        classes = backup_plan(services)["classes"]
+        assert sorted(classes) == ["config", "metadata"]
+        assert classes["config"]["paths"] == [ROOTDIR + "/config/audiobookshelf", ROOTDIR + "/config/jellyfin"]
+
+    def test_the_filter_refuses_something_that_is_not_a_plan(self):
+        with pytest.raises(AnsibleFilterError, match="catalog_deploy_plan's result"):
+            catalog_backup_services({"order": []}, "w1")

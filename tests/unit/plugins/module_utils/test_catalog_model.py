@@ -272,3 +272,31 @@ class TestGpuNetworkAnchor:
         svc = cat.parse_service("jellyfin", one(gpu={"profiles": ["h264"]}))
         stack = cat.render_stack(svc, dict(PLATFORM, image_overrides={"jellyfin-netanchor": "reg:5000/lab/base:abc"}))
         assert stack["services"]["jellyfin-netanchor"]["image"] == "reg:5000/lab/base:abc"
+
+
+class TestBackupPaths:
+    VOLUMES = [{"kind": "data", "target": "/data"}, {"kind": "cache", "target": "/cache"}, {"kind": "media", "target": "/music", "read_only": True}]
+
+    def test_a_path_inside_a_volume_is_kept(self):
+        svc = cat.parse_service("navidrome", one(volumes=self.VOLUMES, backup_paths=["/data", "/data/db"]), PLATFORM)
+        assert svc.backup_paths == ["/data", "/data/db"]
+        assert cat.backup_volume(svc, "/data/db").target == "/data"
+
+    def test_a_path_outside_every_volume_names_the_volumes_and_the_fix(self):
+        found = problems_of(one(volumes=self.VOLUMES, backup_paths=["/config"]), platform=PLATFORM)
+        assert found == ["navidrome: backup_paths entry '/config' is not inside any of the service's volumes (/data, /cache, /music); "
+                         "mount a volume there or drop the entry"]
+
+    def test_a_prefix_that_is_not_a_parent_is_outside(self):
+        found = problems_of(one(volumes=self.VOLUMES, backup_paths=["/database"]), platform=PLATFORM)
+        assert len(found) == 1 and "'/database' is not inside any" in found[0]
+
+    def test_a_cache_is_not_backed_up(self):
+        found = problems_of(one(volumes=self.VOLUMES, backup_paths=["/cache/images"]), platform=PLATFORM)
+        assert found == ["navidrome: backup_paths entry '/cache/images' is in the cache volume /cache; caches are rebuilt, "
+                         "not backed up: drop the entry"]
+
+    def test_the_deepest_volume_holds_the_path(self):
+        volumes = [{"kind": "config", "target": "/config"}, {"kind": "data", "target": "/config/metadata"}]
+        svc = cat.parse_service("navidrome", one(volumes=volumes, backup_paths=["/config/metadata/x"]), PLATFORM)
+        assert cat.backup_volume(svc, "/config/metadata/x").kind == "data"
