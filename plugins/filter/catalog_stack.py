@@ -9,6 +9,7 @@ from typing import Any, Optional
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mediastack.core.plugins.module_utils.catalog import CatalogError, parse_service, render_stack
+from ansible_collections.mediastack.core.plugins.module_utils.stack_status import stamp_stack
 
 
 def catalog_stack(service: Any, platform: Optional[Any] = None, name: Optional[str] = None, gpu_assignment: Optional[Any] = None) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def catalog_stack(service: Any, platform: Optional[Any] = None, name: Optional[s
     if gpu_assignment is not None and not isinstance(gpu_assignment, Mapping):
         raise AnsibleFilterError("catalog_stack: gpu_assignment must be the service's entry of gpu_assign's assignments (a mapping)")
     try:
-        return render_stack(parse_service(name, service, platform), platform, gpu_assignment)
+        return stamp_stack(render_stack(parse_service(name, service, platform), platform, gpu_assignment))
     except CatalogError as exc:
         raise AnsibleFilterError("catalog_stack: %s" % "; ".join(exc.problems)) from exc
 

@@ -14,10 +14,16 @@ reserved by another service, or placement constraints that no ready node satisfi
 """
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import re
 import typing as t
 
 STACK_LABEL = "com.docker.stack.namespace"
+# Every service of a stack rendered by mediastack carries the sha256 of the whole rendered stack (without this
+# label): a stack whose services all carry the current value and run is up to date, and is not deployed again.
+SPEC_HASH_LABEL = "mediastack.stack.sha256"
 # Task states that will not reach "running" without a new task.
 FINAL_STATES = ("complete", "failed", "shutdown", "rejected", "orphaned", "remove")
 WAITING_STATES = ("new", "pending", "allocated", "assigned", "accepted", "preparing", "ready", "starting")
@@ -180,6 +186,7 @@ def summarise(services: t.Sequence[t.Dict[str, t.Any]], tasks: t.Sequence[t.Dict
             "running": len(running),
             "nodes": sorted({r["node"] for r in running if r["node"]}),
             "image": _get(service, "Spec", "TaskTemplate", "ContainerSpec", "Image", default="").split("@")[0],
+            "spec_hash": (_get(service, "Spec", "Labels", default={}) or {}).get(SPEC_HASH_LABEL),
             "generic_resources": ["%s=%s" % pair for pair in _reservations(service)],
             "converged": len(running) == desired and not problems,
             "tasks": rows,
@@ -203,3 +210,48 @@ def not_converged(summary: t.Dict[str, t.Dict[str, t.Any]], expect_pending: t.It
         detail = svc["problems"] or svc["recent_failures"] or ["no task is running yet"]
         lines.append("%s: %d/%d running; %s" % (svc["name"], svc["running"], svc["desired"], " | ".join(detail)))
     return lines
+
+
+def stamp_stack(stack: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """A copy of a compose stack whose every service carries SPEC_HASH_LABEL: the sha256 of the stack without it."""
+    stamped = copy.deepcopy(dict(stack))
+    services = stamped.get("services") or {}
+    for service in services.values():
+        labels = service.setdefault("deploy", {}).setdefault("labels", {})
+        if isinstance(labels, dict):
+            labels.pop(SPEC_HASH_LABEL, None)
+        elif isinstance(labels, list):
+            service["deploy"]["labels"] = [item for item in labels if not str(item).startswith(SPEC_HASH_LABEL + "=")]
+    digest = hashlib.sha256(json.dumps(stamped, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")).hexdigest()
+    for service in services.values():
+        labels = service["deploy"]["labels"]
+        if isinstance(labels, list):
+            labels.append("%s=%s" % (SPEC_HASH_LABEL, digest))
+        else:
+            labels[SPEC_HASH_LABEL] = digest
+    return stamped
+
+
+def spec_hash(stack: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    """The SPEC_HASH_LABEL value stamp_stack gave the stack (None when it was not stamped)."""
+    for service in (stack.get("services") or {}).values():
+        labels = (service.get("deploy") or {}).get("labels") or {}
+        if isinstance(labels, list):
+            labels = dict(str(item).split("=", 1) for item in labels if "=" in str(item))
+        return labels.get(SPEC_HASH_LABEL)
+    return None
+
+
+def up_to_date(summary: t.Mapping[str, t.Mapping[str, t.Any]], stack: t.Mapping[str, t.Any]) -> bool:
+    """Whether a stamped stack runs as rendered: each of its services exists, carries its hash, runs and
+    wants the rendered number of replicas (a `docker service scale` by hand is not up to date)."""
+    wanted = spec_hash(stack)
+    rendered = stack.get("services") or {}
+    if wanted is None or not summary or not set(rendered) <= set(summary):
+        return False
+    for name, svc in summary.items():
+        deploy = (rendered.get(name) or {}).get("deploy") or {}
+        replicas = deploy.get("replicas", 1) if deploy.get("mode", "replicated") == "replicated" else None
+        if svc.get("spec_hash") != wanted or not svc["converged"] or (replicas is not None and svc["desired"] != int(replicas)):
+            return False
+    return True

@@ -61,6 +61,13 @@ options:
     description: Lines of the service's logs added to the report of a service whose tasks fail (0 for none).
     type: int
     default: 5
+  expect_stack:
+    description:
+      - The stack as it is about to be deployed (a compose mapping whose services carry the label
+        C(mediastack.stack.sha256), as the filter M(mediastack.core.catalog_stack) renders them).
+      - With it the module reports once, never fails, and returns RV(up_to_date); a stack that is not
+        deployed yet is not up to date. The services role deploys only stacks that are not up to date.
+    type: dict
   docker_host:
     description: The Engine API address.
     type: str
@@ -122,6 +129,12 @@ problems:
       gpudrill_second: 0/1 running; gpudrill_second: task 1 is pending: no suitable node (insufficient resources on
       5 nodes); it reserves NVIDIA-GPU=1; the nodes that advertise NVIDIA-GPU are mslab-w1 (GPU-4f1c...), and all of
       it is already held by gpudrill_first on mslab-w1 (GPU-4f1c...). ...
+up_to_date:
+  description:
+    - With O(expect_stack), whether the stack already runs as rendered - every service of it exists, carries
+      the same C(mediastack.stack.sha256) label and runs the rendered number of replicas. V(false) without O(expect_stack).
+  returned: always
+  type: bool
 waited:
   description: Seconds spent waiting.
   returned: always
@@ -133,7 +146,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.mediastack.core.plugins.module_utils.stack_status import STACK_LABEL, not_converged, summarise
+from ansible_collections.mediastack.core.plugins.module_utils.stack_status import STACK_LABEL, not_converged, summarise, up_to_date
 
 try:
     import docker  # Debian python3-docker; community.docker's modules need it on the node as well
@@ -181,6 +194,7 @@ def main():
             fail_on_problems=dict(type="bool", default=True),
             docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
             logs_tail=dict(type="int", default=5),
+            expect_stack=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -193,7 +207,8 @@ def main():
         module.fail_json(msg="swarm_stack_status: cannot reach the Docker engine at %s: %s" % (params["docker_host"], to_native(exc)))
 
     start = time.monotonic()
-    wait = params["wait"] and not module.check_mode
+    expect_stack = params["expect_stack"]
+    wait = params["wait"] and not module.check_mode and expect_stack is None
     baseline = None
     while True:
         try:
@@ -220,7 +235,10 @@ def main():
         if not svc["converged"] and svc["recent_failures"]:
             svc["logs"] = service_logs(client, svc["name"], params["logs_tail"])
     problems = not_converged(summary)
-    result = dict(changed=False, services=summary, problems=problems, waited=waited, stack=params["stack"])
+    result = dict(changed=False, services=summary, problems=problems, waited=waited, stack=params["stack"], up_to_date=False)
+    if expect_stack is not None:
+        result["up_to_date"] = up_to_date(summary, expect_stack)
+        module.exit_json(**result)
     if not summary:
         module.fail_json(msg="swarm_stack_status: stack %s has no services on this Swarm; deploy it first "
                              "(community.docker.docker_stack) or check the stack name" % params["stack"], **result)

@@ -146,6 +146,15 @@ def test_authelia_database_reachable_from_its_network_not_from_dmz(platform):
     assert logs.count("unresolved") == 2 and "unreachable" in logs and "PONG" not in logs
 
 
+def test_a_stack_changed_by_hand_is_deployed_again(platform):
+    """An unchanged rendering is not deployed again, but a stack that no longer runs as rendered is."""
+    docker("service", "scale", "--detach", "navidrome_navidrome=0")
+    proc = site(platform, "--tags", "navidrome")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert [line.split(" changed:")[0] for line in changed_tasks(proc.stdout)] == ["mediastack.core.services : Deploy the stack navidrome"]
+    assert service_table()["navidrome_navidrome"]["Replicas"] == "1/1"
+
+
 def test_tags_navidrome_touches_only_navidrome(platform):
     before = versions()
     extra = json.dumps({"services_catalog_overrides": dict(LAB_OVERRIDES, navidrome={"env": {"ND_LOGLEVEL": "debug"}})})

@@ -1,7 +1,10 @@
 """stack_status: convergence and the explanation of tasks that do not run, on Engine API shaped data."""
 from __future__ import annotations
 
-from ansible_collections.mediastack.core.plugins.module_utils.stack_status import explain_pending, not_converged, summarise
+import copy
+
+from ansible_collections.mediastack.core.plugins.module_utils.stack_status import (SPEC_HASH_LABEL, explain_pending, not_converged, spec_hash,
+                                                                                   stamp_stack, summarise, up_to_date)
 
 GPU = "GPU-4f1c2a77-0000-4000-8000-000000000001"
 
@@ -117,3 +120,88 @@ def test_global_service_constrained_to_one_node_wants_one_task():
     assert (summary["first-netanchor"]["desired"], summary["first-netanchor"]["converged"]) == (1, True)
     summary = summarise([svc], [task("t1", "s1", "starting", "n2")], NODES)
     assert (summary["first-netanchor"]["desired"], summary["first-netanchor"]["running"]) == (1, 0)
+
+
+STACK = {"version": "3.8", "services": {
+    "app": {"image": "reg:5000/app:1", "deploy": {"replicas": 1, "labels": {"mediastack.service": "app"}}},
+    "worker": {"image": "reg:5000/app:1", "deploy": {"replicas": 1}}}}
+
+
+def deployed(stack, running=True):
+    """What the Engine API reports for a stamped stack that was deployed: services with its labels, one task each."""
+    services, tasks = [], []
+    for index, (name, spec) in enumerate(sorted(stack["services"].items())):
+        svc = service("s%d" % index, name, stack="app")
+        svc["Spec"]["Labels"].update(spec["deploy"]["labels"])
+        services.append(svc)
+        tasks.append(task("t%d" % index, "s%d" % index, "running" if running else "pending", node_id="n1"))
+    return summarise(services, tasks, NODES)
+
+
+class TestSpecHash:
+    def test_every_service_carries_the_same_hash_and_the_input_is_untouched(self):
+        original = copy.deepcopy(STACK)
+        stamped = stamp_stack(STACK)
+        assert STACK == original
+        hashes = {svc["deploy"]["labels"][SPEC_HASH_LABEL] for svc in stamped["services"].values()}
+        assert len(hashes) == 1 and len(hashes.pop()) == 64
+        assert stamped["services"]["app"]["deploy"]["labels"]["mediastack.service"] == "app"
+
+    def test_stamping_twice_gives_the_same_stack(self):
+        assert stamp_stack(stamp_stack(STACK)) == stamp_stack(STACK)
+
+    def test_any_change_changes_the_hash(self):
+        changed = copy.deepcopy(STACK)
+        changed["services"]["worker"]["image"] = "reg:5000/app:2"
+        assert spec_hash(stamp_stack(changed)) != spec_hash(stamp_stack(STACK))
+
+    def test_key_order_does_not_change_the_hash(self):
+        reordered = {"services": dict(reversed(list(STACK["services"].items()))), "version": "3.8"}
+        assert spec_hash(stamp_stack(reordered)) == spec_hash(stamp_stack(STACK))
+
+    def test_list_labels_are_stamped_too(self):
+        listed = copy.deepcopy(STACK)
+        listed["services"]["app"]["deploy"]["labels"] = ["mediastack.service=app"]
+        stamped = stamp_stack(listed)
+        assert stamped["services"]["app"]["deploy"]["labels"][0] == "mediastack.service=app"
+        assert spec_hash(stamped) == stamped["services"]["worker"]["deploy"]["labels"][SPEC_HASH_LABEL]
+
+    def test_unstamped_stack_has_no_hash(self):
+        assert spec_hash(STACK) is None
+
+
+class TestUpToDate:
+    def test_running_stack_with_the_same_hash_is_up_to_date(self):
+        stamped = stamp_stack(STACK)
+        assert up_to_date(deployed(stamped), stamped)
+
+    def test_changed_rendering_is_not_up_to_date(self):
+        stamped = stamp_stack(STACK)
+        changed = copy.deepcopy(STACK)
+        changed["services"]["app"]["image"] = "reg:5000/app:2"
+        assert not up_to_date(deployed(stamped), stamp_stack(changed))
+
+    def test_service_not_running_is_not_up_to_date(self):
+        stamped = stamp_stack(STACK)
+        assert not up_to_date(deployed(stamped, running=False), stamped)
+
+    def test_service_removed_by_hand_is_not_up_to_date(self):
+        stamped = stamp_stack(STACK)
+        summary = deployed(stamped)
+        del summary["worker"]
+        assert not up_to_date(summary, stamped)
+
+    def test_stack_not_deployed_is_not_up_to_date(self):
+        stamped = stamp_stack(STACK)
+        assert not up_to_date({}, stamped)
+        assert not up_to_date(deployed(stamped), STACK)
+
+    def test_service_scaled_by_hand_is_not_up_to_date(self):
+        stamped = stamp_stack(STACK)
+        summary = deployed(stamped)
+        summary["app"] = dict(summary["app"], desired=0, running=0, converged=True)
+        assert not up_to_date(summary, stamped)
+
+    def test_summary_reports_the_hash_label(self):
+        stamped = stamp_stack(STACK)
+        assert {svc["spec_hash"] for svc in deployed(stamped).values()} == {spec_hash(stamped)}
