@@ -25,7 +25,9 @@ COMPONENTS: list[Component] = [
     Component("Host VLAN interfaces (systemd-networkd)", "#5", "validated-only", "no 802.1Q here; keys checked against networkd 252"),
     Component("GPU facts and assignment (NVML)", "#4", "validated-only", "fake NVML (0/1/2/8 GPUs); real H100 run kept in docs/device"),
     Component("Swarm GPU scheduling (generic resources)", "#4", "real", "lab GPU node advertises a made-up GPU; exclusive + pending drill"),
-    Component("nvidia and quicksync host roles", "#4", "validated-only", "run in the lab, where they skip (no GPU); merges unit-tested"),
+    Component("nvidia and quicksync host roles", "#4", "validated-only",
+              "driver/toolkit/NVML not run (no GPU); in the lab the nvidia role runs on a **simulated** GPU "
+              "(stand-in, `nvidia_simulated_gpus`): assignment, daemon.json, the UUID the GPU service's container gets; merges unit-tested"),
     Component("Prometheus config + alert rules, Alertmanager", "#7", "real", "promtool check/test rules per alert, amtool check-config"),
     Component("Prometheus, Alertmanager, node exporter in the lab", "#7", "real", "5 node targets up; DiskUsage drill reaches Alertmanager"),
     Component("Grafana dashboards, Loki, Promtail", "#7", "validated-only", "upstream JSON schemas; queries parsed by promtool"),

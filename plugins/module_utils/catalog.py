@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ansible_collections.mediastack.core.plugins.module_utils.catalog_placement import PlacementError, placement_constraints
-from ansible_collections.mediastack.core.plugins.module_utils.gpu_assign import PROFILE_ALIASES, PROFILES
+from ansible_collections.mediastack.core.plugins.module_utils.gpu_assign import DEFAULT_KIND, KIND_PATTERN, PROFILE_ALIASES, PROFILES, driver_capabilities
 
 SEGMENTS = ("media", "admin", "data", "dmz")
 AUTH_POLICIES = ("bypass", "one_factor", "two_factor")
@@ -66,6 +66,9 @@ PLATFORM_DEFAULTS = {
     "config_names": {},
     "secrets": None,
     "gpu_nodes": None,
+    # The Swarm generic-resource kind a GPU service reserves when no assignment of the nvidia role names one
+    # (the services role passes nvidia_resource_kind, the kind the GPU nodes advertise).
+    "gpu_resource_kind": DEFAULT_KIND,
     "reservation_ratio": 0.25,
     "stack_version": "3.8",
     "update_delay": "10s",
@@ -682,6 +685,9 @@ def platform_settings(platform: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str
     for key in ("secrets", "gpu_nodes"):
         if platform.get(key) is not None and (isinstance(out[key], (str, bytes, Mapping)) or not isinstance(out[key], (list, tuple))):
             problems.append("platform: %s must be a list of names (or left unset to skip the check)" % key)
+    if not isinstance(out["gpu_resource_kind"], str) or not KIND_PATTERN.match(out["gpu_resource_kind"]):
+        problems.append("platform: gpu_resource_kind %r is not a Swarm generic-resource kind (letters, digits, '.', '_', '-'); "
+                        "set nvidia_resource_kind to one such as NVIDIA-GPU" % (out["gpu_resource_kind"],))
     ratio = out["reservation_ratio"]
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
         problems.append("platform: reservation_ratio must be a number from 0 to 1, got %r" % (ratio,))
@@ -757,6 +763,7 @@ def _cross_checks(services: t.Dict[str, Service], settings: t.Dict[str, t.Any]) 
                         "(services_domain in the inventory), e.g. media.example.org" % ", ".join(s.name for s in routed))
     edge = services.get(settings["edge_service"])
     gpu_nodes = settings["gpu_nodes"]
+
     available = settings["secrets"]
     for name in sorted(services):
         svc = services[name]
@@ -891,17 +898,24 @@ def render_stack(svc: Service, platform: t.Optional[t.Mapping[str, t.Any]] = Non
         env.setdefault("PUID", str(svc.puid))
         env.setdefault("PGID", str(svc.pgid))
     reservations = {}  # type: t.Dict[str, t.Any]
+    constraints = list(svc.constraints)
     if svc.gpu:
-        generic = [{"kind": "NVIDIA-GPU", "value": svc.gpu.count}]
-        video = any(p != "ml" for p in svc.gpu.profiles)
-        caps = ",".join((["video"] if video else []) + (["compute"] if "ml" in svc.gpu.profiles else []) + ["utility"])
-        env.setdefault("NVIDIA_DRIVER_CAPABILITIES", caps)
+        generic = [{"kind": str(settings["gpu_resource_kind"]), "value": svc.gpu.count}]
+        env.setdefault("NVIDIA_DRIVER_CAPABILITIES", driver_capabilities(svc.gpu.profiles))
         if gpu_assignment is not None:
             if not isinstance(gpu_assignment, Mapping):
                 raise CatalogError(["%s: gpu_assignment must be the service's entry of gpu_assign's assignments" % name])
+            # The assignment decides: its reservation ([] for a shared GPU, which Swarm does not count), its
+            # GPU UUID and capabilities, and its node when one node made it (NVIDIA_VISIBLE_DEVICES names a GPU
+            # of that node; a shared GPU is reserved by nothing, so only the pin keeps the service there).
             generic = list(gpu_assignment.get("generic_resources") or [])
             for key, value in dict(gpu_assignment.get("env") or {}).items():
                 env[key] = str(value)
+            node = gpu_assignment.get("node")
+            if node:
+                pin = "node.hostname == %s" % node
+                if pin not in constraints:
+                    constraints.append(pin)
         if generic:
             reservations["generic_resources"] = [{"discrete_resource_spec": {"kind": str(g["kind"]), "value": g["value"]}} for g in generic]
     ratio = float(settings["reservation_ratio"])
@@ -925,7 +939,7 @@ def render_stack(svc: Service, platform: t.Optional[t.Mapping[str, t.Any]] = Non
         "mode": "replicated",
         "replicas": svc.replicas,
         "endpoint_mode": settings["endpoint_mode"],
-        "placement": {"constraints": list(svc.constraints)},
+        "placement": {"constraints": constraints},
         "resources": {"limits": {"cpus": format_cpus(res.cpus), "memory": format_memory(res.memory)}, "reservations": reservations},
         "update_config": {"parallelism": 1, "delay": settings["update_delay"], "order": order, "failure_action": "rollback", "monitor": "30s"},
         "rollback_config": {"parallelism": 1, "order": order},

@@ -101,6 +101,11 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
         "postgres": postgres,
         "host_paths": paths,
         "gpu": sorted(svc.name for svc in chosen if svc.gpu),
+        # What the GPU nodes' nvidia role assigns (mediastack.core.gpu_assign's services): every enabled GPU service,
+        # also when `only` deploys a few, so that a partial run advertises the same GPUs to Swarm as a full one.
+        "gpu_requests": {svc.name: {"profiles": list(svc.gpu.profiles), "count": svc.gpu.count}
+                         for svc in sorted(services.values(), key=lambda s: s.name) if svc.gpu},
+        "gpu_resource_kind": str(settings["gpu_resource_kind"]),
         "routes": {svc.name: "%s.%s" % (svc.route.subdomain, settings["domain"]) for svc in chosen if svc.route},
         # What each task asks of a node, for the preflight's capacity check against the nodes' facts.
         "capacity": [{"service": svc.name, "cpus": svc.resources.cpus,

@@ -399,3 +399,68 @@ def _result(
         "shared_gpus": shared,
         "warnings": warnings,
     }
+
+
+def merge_node_assignments(nodes: t.Mapping[str, t.Any]) -> t.Dict[str, t.Dict[str, t.Any]]:
+    """One assignment per service from the GPU nodes' ``gpu_assign`` results.
+
+    ``nodes`` maps a node (its Swarm hostname) to that node's ``assignments``. A service assigned on
+    one node keeps its entry as is, with ``node`` set to that node. A service assigned on several nodes
+    may run on any of them: Swarm picks the GPU (``DOCKER_RESOURCE_<KIND>``), so the entry keeps the
+    reservation and the capabilities but no ``NVIDIA_VISIBLE_DEVICES`` (it would name another node's
+    GPU). A *shared* GPU is not advertised to Swarm and nothing reserves it, so a shared service stays on
+    the first node (by name) that shares a GPU with it: ``node`` is set and the catalog pins it there.
+    """
+    per_service = {}  # type: t.Dict[str, t.List[t.Tuple[str, t.Mapping[str, t.Any]]]]
+    for node in sorted(nodes):
+        for service, entry in sorted(dict(nodes[node] or {}).items()):
+            if not isinstance(entry, t.Mapping):
+                raise GpuAssignError(["%s: the assignment of %s on %s is not gpu_assign's entry" % (service, service, node)])
+            if entry.get("gpu_uuids"):
+                per_service.setdefault(service, []).append((node, entry))
+    merged = {}
+    for service, found in per_service.items():
+        if len(found) == 1 or any(pair[1].get("shared") for pair in found):
+            node, entry = next((pair for pair in found if pair[1].get("shared")), found[0])
+            merged[service] = dict(entry, node=node)
+            continue
+        first = dict(found[0][1])
+        env = dict(first.get("env") or {})
+        env.pop("NVIDIA_VISIBLE_DEVICES", None)
+        merged[service] = dict(first, env=env, node=None, gpu_uuids=[u for pair in found for u in pair[1].get("gpu_uuids", [])])
+    return merged
+
+
+def merge_requests(requests: t.Any, overrides: t.Any) -> t.Dict[str, t.Dict[str, t.Any]]:
+    """The catalog's GPU requests with the inventory's per-service overrides on top.
+
+    ``requests`` is the service plan's ``gpu_requests`` ({service: {profiles, count}}); ``overrides`` has the
+    same shape and may also pin a GPU (``gpu``: index, UUID or a list), which replaces the request's ``count``.
+    An override for a service the catalog does not ask a GPU for is refused: the catalog entry's ``gpu`` is
+    where a service asks for one, and a request nobody deploys would only take a GPU away from the others.
+    """
+    problems = []  # type: t.List[str]
+    if not isinstance(requests, t.Mapping):
+        raise GpuAssignError(["the catalog's GPU requests must be a mapping of service to {profiles, count}, got %r" % (requests,)])
+    if overrides is None:
+        overrides = {}
+    if not isinstance(overrides, t.Mapping):
+        raise GpuAssignError(["nvidia_gpu_services must be a mapping of service to {gpu, profiles, count}, got %r" % (overrides,)])
+    merged = {str(name): dict(spec) if isinstance(spec, t.Mapping) else spec for name, spec in requests.items()}
+    for name, spec in overrides.items():
+        if name not in merged:
+            problems.append("nvidia_gpu_services: %s is not a GPU service of the catalog (those are: %s); ask for the GPU in its catalog "
+                            "entry (services_catalog_overrides: {%s: {gpu: {profiles: [...]}}}) or drop it here"
+                            % (name, ", ".join(sorted(merged)) or "none", name))
+            continue
+        if not isinstance(spec, t.Mapping):
+            problems.append("nvidia_gpu_services: %s must be a mapping such as {gpu: 0}, got %r" % (name, spec))
+            continue
+        entry = dict(merged[name]) if isinstance(merged[name], t.Mapping) else {}
+        if spec.get("gpu") is not None:
+            entry.pop("count", None)
+        entry.update(spec)
+        merged[name] = entry
+    if problems:
+        raise GpuAssignError(problems)
+    return merged

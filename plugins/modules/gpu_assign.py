@@ -43,6 +43,13 @@ options:
       - V(h264), V(h265) and V(av1) need NVENC with that codec; V(decode) needs NVDEC only; V(ml) needs any GPU.
     type: dict
     required: true
+  overrides:
+    description:
+      - Per-service changes on top of O(services), in the same shape (the inventory's C(nvidia_gpu_services)).
+      - A C(gpu) here pins the service to that GPU and replaces its C(count); an override for a service that
+        O(services) does not list is refused.
+    type: dict
+    default: {}
   strategy:
     description:
       - How the policy places services without an explicit C(gpu).
@@ -105,6 +112,14 @@ EXAMPLES = r"""
       immich:
         gpu: 1
         profiles: [ml]
+  register: __nvidia_gpu_assignment
+
+- name: The catalog's requests (the service plan's gpu_requests), Jellyfin pinned to GPU 0 by the inventory
+  mediastack.core.gpu_assign:
+    services: "{{ hostvars[groups['swarm_managers'][0]].__services_plan.gpu_requests }}"
+    overrides:
+      jellyfin:
+        gpu: 0
   register: __nvidia_gpu_assignment
 
 - name: Let the policy choose, allowing services to share a GPU
@@ -220,6 +235,7 @@ from ansible_collections.mediastack.core.plugins.module_utils.gpu_assign import 
     STRATEGIES,
     GpuAssignError,
     assign,
+    merge_requests,
 )
 from ansible_collections.mediastack.core.plugins.module_utils.nvml import (
     PYNVML_IMPORT_ERROR,
@@ -257,11 +273,16 @@ class GpuAssign:
 
     def run(self) -> dict:
         params = self.module.params
+        try:
+            services = merge_requests(params["services"], params["overrides"])
+        except GpuAssignError as exc:
+            self.module.fail_json(msg=str(exc), problems=exc.problems)
+        params["services"] = services
         gpus, reason = self.facts()
         try:
             result = assign(
                 gpus,
-                params["services"],
+                services,
                 strategy=params["strategy"],
                 resource_kind=params["resource_kind"],
                 kind_per_gpu=params["kind_per_gpu"],
@@ -279,6 +300,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             services=dict(type="dict", required=True),
+            overrides=dict(type="dict", default={}),
             strategy=dict(type="str", choices=list(STRATEGIES), default="spread"),
             gpus=dict(type="list", elements="dict"),
             resource_kind=dict(type="str", default=DEFAULT_KIND),

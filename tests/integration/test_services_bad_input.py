@@ -147,3 +147,19 @@ def test_plan_step_passes_with_valid_input(extra: dict, shown: str, tmp_path: Pa
         assert "remove" not in _flat(out[out.rfind("Show the plan"):])
     stats = recap(out)
     assert set(stats) == {"localhost"} and stats["localhost"]["changed"] == 0 and stats["localhost"]["failed"] == 0, stats
+
+
+def test_data_root_and_media_account_come_from_the_common_role_variables(tmp_path: Path):
+    """One place for the platform facts: the common role's variables move every bind mount and owner."""
+    play = [{"name": "Plan the service catalog", "hosts": "localhost", "gather_facts": False, "connection": "local",
+             "tasks": [{"name": "Plan the deployment", "ansible.builtin.include_role": {"name": "mediastack.core.services", "tasks_from": "plan"}},
+                       {"name": "Keep the plan", "ansible.builtin.copy": {"dest": str(tmp_path / "plan.json"), "mode": "0600",
+                                                                          "content": "{{ __services_plan | to_json }}"}}]}]
+    proc = _run(tmp_path, play, {"common_data_root": "/data/ms", "common_media_uid": 3100, "common_media_gid": 3200}, LABELS)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["storage_root"] == "/data/ms"
+    paths = plan["host_paths"]
+    assert paths and all(p["path"].startswith("/data/ms/") for p in paths), [p["path"] for p in paths]
+    owned = {p["service"]: (p["owner"], p["group"]) for p in paths if p["owner"] is not None}
+    assert owned and set(owned.values()) == {(3100, 3200)}, owned

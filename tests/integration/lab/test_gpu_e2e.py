@@ -1,7 +1,7 @@
 """Swarm GPU scheduling on the lab, for real, without a GPU.
 
-The lab's GPU node (label gpu=true) advertises one made-up NVIDIA GPU as a generic resource in its
-daemon.json (written by the docker role's merge, the path the nvidia role uses on real GPU nodes).
+The lab's GPU node (label gpu=true) has a simulated NVIDIA GPU (nvidia_simulated_gpus, a stand-in), which the
+nvidia role advertises as a generic resource in its daemon.json, through the docker role's merge, as on real GPU nodes.
 tests/integration/lab/playbooks/gpu_drill.yml assigns it with gpu_assign, renders the service with
 the catalog, deploys it with community.docker.docker_stack and waits with swarm_stack_status.
 """

@@ -16,6 +16,7 @@ import time
 
 import pytest
 import yaml
+from ansible.plugins.filter.core import to_uuid
 
 from ..helpers import ROOT, playbook, recap
 
@@ -100,6 +101,25 @@ def test_every_enabled_service_runs_all_replicas(platform):
     assert reservations == [{"DiscreteResourceSpec": {"Kind": "NVIDIA-GPU", "Value": 1}}]
     # Every image came from the lab registry (the image_registry mirror setting), none is floating.
     assert all(row["Image"].startswith("172.31.240.5:5000/") and not row["Image"].endswith(":latest") for row in table.values())
+
+
+def test_gpu_service_container_shows_the_gpu_that_gpu_assign_chose(platform):
+    """site.yml alone: the nvidia role on the GPU node (a simulated GPU in the lab) assigned the catalog's GPU service, the
+    services play handed that assignment to the stack, and Swarm's reservation gave the container the same GPU."""
+    gpu_node = "mslab-w1"
+    uuid = "GPU-" + to_uuid(gpu_node)  # inventories/lab: lab_fake_gpu_uuid of the gpu-labelled node
+    spec = json.loads(docker("service", "inspect", "jellyfin_jellyfin", "--format", "{{json .Spec.TaskTemplate}}"))
+    env = dict(item.split("=", 1) for item in spec["ContainerSpec"].get("Env", []))
+    assert env["NVIDIA_VISIBLE_DEVICES"] == uuid and env["NVIDIA_DRIVER_CAPABILITIES"] == "video,utility"
+    assert "node.hostname == %s" % gpu_node in spec["Placement"]["Constraints"]
+    container = docker("ps", "--filter", "label=com.docker.swarm.service.name=jellyfin_jellyfin", "--format", "{{.ID}}", node=gpu_node)
+    assert container, "no jellyfin container on %s" % gpu_node
+    seen = dict(item.split("=", 1) for item in json.loads(docker("inspect", container.split()[0], "--format", "{{json .Config.Env}}",
+                                                                 node=gpu_node)))
+    print("\njellyfin on %s: NVIDIA_VISIBLE_DEVICES=%s DOCKER_RESOURCE_NVIDIA-GPU=%s"
+          % (gpu_node, seen.get("NVIDIA_VISIBLE_DEVICES"), seen.get("DOCKER_RESOURCE_NVIDIA-GPU")))
+    assert seen["NVIDIA_VISIBLE_DEVICES"] == uuid
+    assert seen["DOCKER_RESOURCE_NVIDIA-GPU"] == uuid, "Swarm reserved another GPU than the one gpu_assign chose"
 
 
 def newest(names: list[str], base: str) -> str:

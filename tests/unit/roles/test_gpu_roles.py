@@ -85,23 +85,24 @@ def render_nvidia(tmp: Path, services: dict, **role_vars) -> dict:
     out.mkdir()
     (out / "config.toml").write_text(STOCK_CONFIG_TOML)
     runtime = NVIDIA / "tasks" / "runtime.yml"
+    gpus = NVIDIA / "tasks" / "gpus.yml"
     tasks = [
-        {"name": "Assign the fake host's GPUs", "mediastack.core.gpu_assign": {
-            "gpus": GPUS, "services": "{{ nvidia_gpu_services }}", "strategy": "{{ nvidia_gpu_strategy }}",
-            "resource_kind": "{{ nvidia_resource_kind }}", "kind_per_gpu": "{{ nvidia_kind_per_gpu }}"},
-         "register": "__nvidia_gpu_assignment"},
+        role_task(gpus, "Take the simulated GPUs (nvidia_simulated_gpus; a lab stand-in, no NVIDIA hardware)"),
+        role_task(gpus, "Assign the GPUs and derive the Swarm settings"),
+        role_task(gpus, "Publish this node's GPU assignment (nvidia_gpu_assignment)"),
         role_task(runtime, "Set swarm-resource in the NVIDIA container runtime config"),
-        role_task(runtime, "Work out the merged daemon.json"),
+        role_task(runtime, "Find GPUs that daemon.json advertises and this host no longer has"),
         *yaml.safe_load((NVIDIA / "tasks" / "labels.yml").read_text()),
         {"name": "Write the results", "ansible.builtin.copy": {"dest": str(out / "result.json"), "mode": "0644", "content": (
-            "{{ {'daemon': __nvidia_daemon_merged, 'stale': __nvidia_daemon_stale, 'labels': nvidia_node_labels, "
-            "'assignment': __nvidia_gpu_assignment} | to_nice_json }}")}},
+            "{{ {'daemon': (__nvidia_daemon_current.content | b64decode) | mediastack.core.docker_daemon_merge(_nvidia_daemon_updates), "
+            "'stale': __nvidia_daemon_stale, 'labels': nvidia_node_labels, "
+            "'assignment': __nvidia_gpu_assignment, 'published': nvidia_gpu_assignment} | to_nice_json }}")}},
     ]
     # Later vars_files win over earlier ones and over play vars, so the overrides come last: nothing
     # may fall back to the role's default path under /etc.
     overrides = {
         **role_vars,
-        "nvidia_gpu_services": services,
+        "nvidia_gpu_requests": services,
         "nvidia_container_runtime_config": str(out / "config.toml"),
     }
     (tmp / "overrides.yml").write_text(yaml.safe_dump(overrides))
@@ -178,6 +179,33 @@ def test_shared_gpu_and_per_gpu_kinds(tmp_path):
     assert not any(UUID0 in entry for entry in shared["daemon"]["node-generic-resources"])
     assert shared["config"]["swarm-resource"] == "DOCKER_RESOURCE_NVIDIA-GPU-1"
     assert "default-runtime" not in shared["daemon"]
+
+
+def test_inventory_override_pins_and_the_node_publishes_its_assignment(tmp_path):
+    catalog = {"jellyfin": {"profiles": ["h264", "h265"], "count": 1}, "immich": {"profiles": ["ml"], "count": 1}}
+    out = render_nvidia(tmp_path, catalog, nvidia_gpu_services={"jellyfin": {"gpu": 1}})
+    published = out["published"]
+    assert published["node"] == "localhost"
+    assert published["assignments"]["jellyfin"]["gpu_uuids"] == [UUID1]
+    assert published["assignments"]["jellyfin"]["env"]["NVIDIA_VISIBLE_DEVICES"] == UUID1
+    assert published["assignments"]["immich"]["gpu_uuids"] == [UUID0]
+
+
+def test_override_of_a_service_the_catalog_gives_no_gpu_stops_the_role(tmp_path):
+    with pytest.raises(AssertionError) as excinfo:
+        render_nvidia(tmp_path, {"jellyfin": {"profiles": ["h264"], "count": 1}}, nvidia_gpu_services={"navidrome": {"gpu": 0}})
+    assert "nvidia_gpu_services: navidrome is not a GPU service of the catalog" in " ".join(str(excinfo.value).split())
+
+
+def test_simulated_gpu_writes_only_its_generic_resource(tmp_path):
+    fake = dict(GPUS[0], uuid="GPU-11111111-2222-4333-8444-555555555555", name="Simulated NVIDIA GPU (lab stand-in)")
+    out = render_nvidia(tmp_path, {"jellyfin": {"profiles": ["h264", "h265", "av1"], "count": 1}}, nvidia_simulated_gpus=[fake])
+    added = {k: v for k, v in out["daemon"].items() if EXISTING.get(k) != v}
+    assert added == {"node-generic-resources": EXISTING["node-generic-resources"] + ["NVIDIA-GPU=" + fake["uuid"]]}
+    assert "default-runtime" not in out["daemon"] and "nvidia" not in out["daemon"].get("runtimes", {})
+    assert out["config_text"] == STOCK_CONFIG_TOML, "no runtime to configure on a simulated GPU"
+    assert out["published"]["assignments"]["jellyfin"]["gpu_uuids"] == [fake["uuid"]]
+    assert out["labels"] == {"gpu": "true", "gpu.vendor": "nvidia", "gpu.count": "1", "gpu.nvenc": "true"}
 
 
 CHECK_PLAY = [{

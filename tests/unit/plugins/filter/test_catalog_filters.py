@@ -18,6 +18,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.mediastack.core.plugins.filter.catalog_authelia_rules import catalog_authelia_rules
 from ansible_collections.mediastack.core.plugins.filter.catalog_stack import catalog_stack
 from ansible_collections.mediastack.core.plugins.filter.catalog_validate import catalog_validate
+from ansible_collections.mediastack.core.plugins.filter.gpu_service_assignments import gpu_service_assignments
+from ansible_collections.mediastack.core.plugins.module_utils import gpu_assign
 
 ROOT = Path(__file__).resolve().parents[4]
 SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))
@@ -116,6 +118,25 @@ class TestJellyfin:
         assert "generic_resources" not in svc["deploy"]["resources"]["reservations"]
         assert "node.labels.gpu==true" in svc["deploy"]["placement"]["constraints"]
         assert svc["environment"]["NVIDIA_VISIBLE_DEVICES"].startswith("GPU-")
+
+    def test_reservation_kind_and_capabilities_come_from_the_one_setting_and_function(self):
+        svc = render("jellyfin", dict(PLATFORM, gpu_resource_kind="GPU-NV"))["services"]["jellyfin"]
+        assert svc["deploy"]["resources"]["reservations"]["generic_resources"] == [{"discrete_resource_spec": {"kind": "GPU-NV", "value": 1}}]
+        both = dict(SEED["jellyfin"], gpu={"profiles": ["ml", "h264"]})
+        env = catalog_stack(both, PLATFORM, name="jellyfin")["services"]["jellyfin"]["environment"]
+        assert env["NVIDIA_DRIVER_CAPABILITIES"] == gpu_assign.driver_capabilities(["ml", "h264"]) == "compute,video,utility"
+        with pytest.raises(AnsibleFilterError, match="gpu_resource_kind 'NVIDIA GPU' is not a Swarm generic-resource kind.*nvidia_resource_kind"):
+            render("jellyfin", dict(PLATFORM, gpu_resource_kind="NVIDIA GPU"))
+
+    def test_assignment_made_on_one_node_pins_the_service_there(self):
+        svc = render("jellyfin", gpu_assignment=dict(JELLYFIN_GPU, node="mslab-w1"))["services"]["jellyfin"]
+        assert svc["deploy"]["placement"]["constraints"] == ["node.labels.type==media", "node.labels.gpu==true", "node.hostname == mslab-w1"]
+        assert svc["environment"]["NVIDIA_VISIBLE_DEVICES"] == JELLYFIN_GPU["gpu_uuids"][0]
+        # several GPU nodes: no node, no device; Swarm's reservation picks the GPU
+        many = dict(JELLYFIN_GPU, node=None, env={"NVIDIA_DRIVER_CAPABILITIES": "video,utility"})
+        svc = render("jellyfin", gpu_assignment=many)["services"]["jellyfin"]
+        assert svc["deploy"]["placement"]["constraints"] == ["node.labels.type==media", "node.labels.gpu==true"]
+        assert "NVIDIA_VISIBLE_DEVICES" not in svc["environment"]
 
     def test_registry_mirror_and_override(self):
         mirror = dict(PLATFORM, image_registry="mirror.lan:5000")
@@ -282,3 +303,25 @@ class TestRandomCatalogs:
                 protected = raw["auth"]["policy"] != "bypass"
                 assert ("traefik.http.routers.%s.middlewares" % name in deploy["labels"]) == protected
                 assert deploy["labels"]["traefik.http.services.%s.loadbalancer.server.port" % name] == str(raw["route"]["port"])
+
+
+class TestGpuServiceAssignments:
+    """What the services play hands each GPU service: the GPU nodes' nvidia_gpu_assignment facts, merged."""
+
+    def test_reads_the_gpu_nodes_facts(self):
+        hostvars = {
+            "m1": {"nvidia_gpu_assignment": {"node": "mslab-m1", "assignments": {}}},
+            "w1": {"nvidia_gpu_assignment": {"node": "mslab-w1", "assignments": {"jellyfin": JELLYFIN_GPU}}},
+            "w2": {},  # the nvidia role did not run there (--limit): nothing to say
+        }
+        merged = gpu_service_assignments(hostvars, ["m1", "w1", "w2"])
+        assert merged == {"jellyfin": dict(JELLYFIN_GPU, node="mslab-w1")}
+        svc = render("jellyfin", gpu_assignment=merged["jellyfin"])["services"]["jellyfin"]
+        assert svc["environment"]["NVIDIA_VISIBLE_DEVICES"] == JELLYFIN_GPU["gpu_uuids"][0]
+        assert "node.hostname == mslab-w1" in svc["deploy"]["placement"]["constraints"]
+
+    def test_bad_fact_is_named(self):
+        with pytest.raises(AnsibleFilterError, match="nvidia_gpu_assignment of w1 must be the nvidia role's"):
+            gpu_service_assignments({"w1": {"nvidia_gpu_assignment": ["GPU-1"]}}, ["w1"])
+        with pytest.raises(AnsibleFilterError, match="the assignment of jellyfin on w1"):
+            gpu_service_assignments({"w1": {"nvidia_gpu_assignment": {"node": "w1", "assignments": {"jellyfin": 0}}}}, ["w1"])

@@ -195,6 +195,14 @@ class TestPlanContents:
         assert plan(enabled=None)["gpu"] == ["immich", "jellyfin"]
         assert plan(only=["navidrome"])["gpu"] == []
 
+    def test_gpu_requests_are_every_enabled_gpu_service_even_with_only(self):
+        requests = {"jellyfin": {"profiles": ["h264", "h265", "av1"], "count": 1}}
+        assert plan()["gpu_requests"] == requests
+        # a partial run asks the nvidia role for the same GPUs as a full one (the advertised set must not change)
+        assert plan(only=["navidrome"])["gpu_requests"] == requests
+        assert plan(enabled=None)["gpu_requests"] == dict(requests, immich={"profiles": ["ml"], "count": 1})
+        assert plan()["gpu_resource_kind"] == "NVIDIA-GPU"
+
     def test_gpu_service_without_gpu_node(self):
         out = problems(platform=dict(PLATFORM, gpu_nodes=[]))
         assert len(out) == 1 and out[0].startswith("jellyfin: gpu requests a GPU (profiles h264, h265, av1) but no Swarm node has one")

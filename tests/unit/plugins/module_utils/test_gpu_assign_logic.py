@@ -263,3 +263,66 @@ def test_facts_that_are_not_gpu_info_output_are_refused() -> None:
 def test_driver_capabilities_combine_compute_video_and_utility() -> None:
     assert gpu_assign.driver_capabilities(["ml", "h264"]) == "compute,video,utility"
     assert gpu_assign.driver_capabilities(["decode"]) == "video,utility"
+
+
+# --- the catalog's requests with the inventory's overrides, and the GPU nodes' results merged per service ---
+
+CATALOG_REQUESTS = {"jellyfin": {"profiles": ["h264", "h265", "av1"], "count": 1}, "immich": {"profiles": ["ml"], "count": 1}}
+
+
+def test_override_pins_a_gpu_and_drops_the_catalog_count() -> None:
+    # GPU 1 (an Ampere card) has no AV1 encoder, so the override narrows the profiles too
+    merged = gpu_assign.merge_requests(CATALOG_REQUESTS, {"jellyfin": {"gpu": 1, "profiles": ["h264", "h265"]}})
+    assert merged["jellyfin"] == {"profiles": ["h264", "h265"], "gpu": 1}
+    assert merged["immich"] == CATALOG_REQUESTS["immich"]
+    facts = gpus(fake_2gpu())
+    result = gpu_assign.assign(facts, merged)
+    assert result["assignments"]["jellyfin"]["gpu_uuids"] == [facts[1]["uuid"]]
+    assert result["assignments"]["immich"]["gpu_uuids"] == [facts[0]["uuid"]]
+
+
+def test_override_for_a_service_without_a_catalog_gpu_is_refused() -> None:
+    with pytest.raises(gpu_assign.GpuAssignError) as excinfo:
+        gpu_assign.merge_requests(CATALOG_REQUESTS, {"navidrome": {"gpu": 0}, "immich": "GPU-0"})
+    text = problems(excinfo)
+    assert "nvidia_gpu_services: navidrome is not a GPU service of the catalog (those are: immich, jellyfin)" in text
+    assert "services_catalog_overrides" in text
+    assert "nvidia_gpu_services: immich must be a mapping" in text
+
+
+def test_no_overrides_keeps_the_requests() -> None:
+    assert gpu_assign.merge_requests(CATALOG_REQUESTS, None) == CATALOG_REQUESTS
+    with pytest.raises(gpu_assign.GpuAssignError, match="nvidia_gpu_services must be a mapping"):
+        gpu_assign.merge_requests(CATALOG_REQUESTS, ["jellyfin"])
+
+
+def entry(uuid: str, shared: bool = False, profiles: tuple = ("h264",)) -> Dict[str, Any]:
+    return {"gpu_uuids": [uuid], "profiles": list(profiles), "shared": shared,
+            "env": {"NVIDIA_VISIBLE_DEVICES": uuid, "NVIDIA_DRIVER_CAPABILITIES": gpu_assign.driver_capabilities(profiles)},
+            "generic_resources": [] if shared else [{"kind": "NVIDIA-GPU", "value": 1}]}
+
+
+def test_one_gpu_node_gives_its_entry_and_its_name() -> None:
+    merged = gpu_assign.merge_node_assignments({"w1": {"jellyfin": entry("GPU-1")}, "m1": {}})
+    assert merged == {"jellyfin": dict(entry("GPU-1"), node="w1")}
+
+
+def test_several_gpu_nodes_leave_the_device_to_swarm() -> None:
+    merged = gpu_assign.merge_node_assignments({"w2": {"jellyfin": entry("GPU-2")}, "w1": {"jellyfin": entry("GPU-1")}})
+    jellyfin = merged["jellyfin"]
+    assert jellyfin["node"] is None and jellyfin["gpu_uuids"] == ["GPU-1", "GPU-2"]
+    assert "NVIDIA_VISIBLE_DEVICES" not in jellyfin["env"]
+    assert jellyfin["env"]["NVIDIA_DRIVER_CAPABILITIES"] == "video,utility"
+    assert jellyfin["generic_resources"] == [{"kind": "NVIDIA-GPU", "value": 1}]
+
+
+def test_a_shared_gpu_keeps_the_service_on_its_node() -> None:
+    merged = gpu_assign.merge_node_assignments({"w1": {"jellyfin": entry("GPU-1")}, "w2": {"jellyfin": entry("GPU-2", shared=True)}})
+    assert merged["jellyfin"]["node"] == "w2" and merged["jellyfin"]["env"]["NVIDIA_VISIBLE_DEVICES"] == "GPU-2"
+    assert merged["jellyfin"]["generic_resources"] == []
+
+
+def test_a_node_without_gpus_for_the_service_is_left_out_and_bad_entries_are_named() -> None:
+    assert gpu_assign.merge_node_assignments({"w1": {"jellyfin": dict(entry("GPU-1"), gpu_uuids=[])}}) == {}
+    with pytest.raises(gpu_assign.GpuAssignError, match="jellyfin: the assignment of jellyfin on w1"):
+        gpu_assign.merge_node_assignments({"w1": {"jellyfin": "GPU-1"}})
