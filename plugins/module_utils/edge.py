@@ -68,7 +68,8 @@ TLS12_CIPHER_SUITES = [
 ENTRYPOINT_PORTS = {"web": 80, "websecure": 443, "traefik": 8080, "metrics": 8082}
 DOCKER_SOCKET = "unix:///var/run/docker.sock"
 DYNAMIC_DIR = "/etc/traefik/dynamic"
-USERS_FILE = "/config/users_database.yml"
+# The users database is a Docker secret (password digests stay out of `docker config inspect`).
+USERS_FILE = "/run/secrets/authelia_users"
 NOTIFICATION_FILE = "/config/notification.txt"
 HEADERS_MIDDLEWARE = "secure-headers"
 HSTS_SECONDS = 63072000
@@ -643,7 +644,10 @@ def _backend(s: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     ldap = s["ldap"]
     if not ldap:
         argon2 = {"variant": "argon2id", "iterations": 3, "memory": 65536, "parallelism": 4, "key_length": 32, "salt_length": 16}
-        return {"file": {"path": USERS_FILE, "watch": False, "password": {"algorithm": "argon2", "argon2": argon2}}}
+        # The users database is a read-only Docker secret rendered from the inventory (services_authelia_users, in
+        # the vault): users change passwords there, so Authelia's own reset, which would write the file, is off.
+        return {"file": {"path": USERS_FILE, "watch": False, "password": {"algorithm": "argon2", "argon2": argon2}},
+                "password_reset": {"disable": True}}
     out = {"implementation": ldap["implementation"], "address": ldap["address"], "start_tls": ldap["start_tls"],
            "tls": {"minimum_version": "TLS1.2"}, "base_dn": ldap["base_dn"], "user": ldap["user"]}  # type: t.Dict[str, t.Any]
     if ldap["tls_server_name"]:

@@ -163,3 +163,19 @@ def test_data_root_and_media_account_come_from_the_common_role_variables(tmp_pat
     assert paths and all(p["path"].startswith("/data/ms/") for p in paths), [p["path"] for p in paths]
     owned = {p["service"]: (p["owner"], p["group"]) for p in paths if p["owner"] is not None}
     assert owned and set(owned.values()) == {(3100, 3200)}, owned
+
+
+def test_a_plaintext_user_password_stops_the_plan_without_being_shown(tmp_path: Path):
+    """The users database is a secret rendered from the inventory: bad input stops in the plan, and its value is never printed."""
+    plaintext = "hunter2-plaintext-%s" % uuid.uuid4().hex[:8]
+    users = {"admin": dict(BASE_VARS["services_authelia_users"]["admin"], password=plaintext)}
+    proc = _run(tmp_path, PLAY, {"services_authelia_users": users}, LABELS)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    tasks = TASK_RE.findall(proc.stdout)
+    assert tasks[-1] == "mediastack.core.services : Check the secrets rendered from the inventory (values not shown)", tasks
+    assert [name for name in AFTER_PLAN if name in proc.stdout and name != "Render the Docker configs"] == []  # that one is planning too
+    message = _flat(out)
+    assert "authelia_users.admin.password" in message and "is not a password hash" in message, message[-2000:]
+    assert plaintext not in out
+    assert recap(proc.stdout)["localhost"]["changed"] == 0

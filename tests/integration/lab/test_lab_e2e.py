@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import pytest
+import yaml
 
 from ..helpers import ROOT, playbook, recap
 
@@ -85,9 +86,20 @@ def test_common_role_took_effect(first_run):
         assert int(docker_exec(node, "cat", "/proc/sys/fs/inotify/max_user_watches")) >= 524288
 
 
+def lab_secret_values() -> dict[str, str]:
+    """Every secret value of the lab inventory (services_secrets, backup_password, the users' password digests)."""
+    inv = yaml.safe_load((ROOT / "inventories/lab/group_vars/all.yml").read_text())
+    found = {"backup_password": inv["backup_password"]}
+    found.update({"services_secrets.%s" % k: v for k, v in inv["services_secrets"].items()})
+    found.update({"services_authelia_users.%s.password" % k: u["password"] for k, u in inv["services_authelia_users"].items()})
+    assert len(found) >= 7 and all(isinstance(v, str) and len(v) >= 12 for v in found.values()), found.keys()
+    return found
+
+
 def test_second_run_changes_nothing(first_run, lab):
+    """The no-op rerun, at -vvv: nothing changes, and none of the inventory's secrets is in its output."""
     assert first_run.returncode == 0
-    proc = playbook("-i", lab["inventory"], "site.yml")
+    proc = playbook("-i", lab["inventory"], "site.yml", "-vvv")
     assert proc.returncode == 0, proc.stdout[-5000:]
     table = recap(proc.stdout)
     print_recap("site.yml, second run", table)
@@ -97,6 +109,11 @@ def test_second_run_changes_nothing(first_run, lab):
     # Every stack already runs as rendered (its sha256 label): none is deployed again, none is waited for.
     words = " ".join(proc.stdout.split())
     assert words.count("(already as rendered; not deployed again)") == len(SERVICES), words[-3000:]
+    output = proc.stdout + proc.stderr
+    print("site.yml -vvv: %d lines of output scanned for %d secret values" % (output.count("\n"), len(lab_secret_values())))
+    leaked = sorted(name for name, value in lab_secret_values().items() if value in output)
+    assert leaked == [], "site.yml -vvv printed %s" % ", ".join(leaked)
+    assert "$argon2id$" not in output, "a password digest is in the -vvv output"
 
 
 def test_check_mode_on_converged_lab_changes_nothing(first_run, lab):

@@ -137,9 +137,16 @@ def test_secrets_and_configs_are_versioned_and_mounted(platform):
     for base in ("traefik_static", "traefik_dynamic"):
         newest(configs, base)
     spec = json.loads(docker("service", "inspect", "authelia_authelia", "--format", "{{json .Spec.TaskTemplate.ContainerSpec}}"))
-    assert {c["ConfigName"]: c["File"]["Name"] for c in spec["Configs"]} == {
-        newest(configs, "authelia_configuration"): "/config/configuration.yml", newest(configs, "authelia_users"): "/config/users_database.yml"}
-    assert newest(secrets, "authelia_db_password") in [s["SecretName"] for s in spec["Secrets"]]
+    assert {c["ConfigName"]: c["File"]["Name"] for c in spec["Configs"]} == {newest(configs, "authelia_configuration"): "/config/configuration.yml"}
+    mounted = {s["SecretName"]: s["File"]["Name"] for s in spec["Secrets"]}
+    assert newest(secrets, "authelia_db_password") in mounted
+    # the users database (password digests) is a secret: no `docker config inspect` shows it
+    assert mounted[newest(secrets, "authelia_users")] == "authelia_users"  # /run/secrets/authelia_users
+    assert not [c for c in configs if c.startswith("authelia_users")]
+    values = list(yaml.safe_load((ROOT / "inventories/lab/group_vars/all.yml").read_text())["services_secrets"].values())
+    for config in configs:
+        data = base64.b64decode(json.loads(docker("config", "inspect", config, "--format", "{{json .Spec.Data}}"))).decode()
+        assert "$argon2" not in data and not [v for v in values if v in data], config
     # The rendered Authelia configuration keeps secrets out: they come from *_FILE variables.
     raw = docker("config", "inspect", newest(configs, "authelia_configuration"), "--format", "{{json .Spec.Data}}")
     text = base64.b64decode(json.loads(raw)).decode()

@@ -312,7 +312,10 @@ class TestAutheliaConfiguration:
         assert "secret" not in config["session"] and "identity_validation" not in config
         assert "password" not in config["authentication_backend"].get("ldap", {})
         assert "password" not in config["notifier"].get("smtp", {})
-        assert "/run/secrets" not in json.dumps(config)
+        # the one /run/secrets path: the users database, itself a Docker secret (digests), read by the file backend
+        backend = config["authentication_backend"]
+        assert backend.get("file", {}).get("path", "/run/secrets/authelia_users") == "/run/secrets/authelia_users"
+        assert "/run/secrets" not in json.dumps(dict(config, authentication_backend={k: v for k, v in backend.items() if k != "file"}))
 
     def test_schema_check_is_live(self, schemas):
         config = authelia_configuration(SEED, ACME_DNS)
@@ -382,7 +385,7 @@ class TestAutheliaConfiguration:
 
     def test_file_backend(self):
         backend = authelia_configuration(SEED, ACME_DNS)["authentication_backend"]
-        assert backend["file"]["path"] == "/config/users_database.yml"
+        assert backend["file"]["path"] == "/run/secrets/authelia_users"  # a Docker secret, not a config
         assert backend["file"]["password"]["algorithm"] == "argon2"
         assert backend["file"]["password"]["argon2"]["variant"] == "argon2id"
         assert "ldap" not in backend

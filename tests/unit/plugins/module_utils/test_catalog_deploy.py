@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[4]
 SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))
 ENABLED = ("traefik", "authelia", "redis", "postgres", "jellyfin", "navidrome", "audiobookshelf")
 SECRETS = ["authelia_jwt_secret", "authelia_session_secret", "authelia_storage_encryption_key", "authelia_db_password",
-           "postgres_password", "immich_db_password"]
+           "postgres_password", "immich_db_password", "authelia_users"]  # authelia_users: rendered by the services role
 PLATFORM = {"domain": "media.example.org", "gpu_nodes": ["w1"], "secrets": SECRETS}
 ROOTDIR = "/srv/mediastack"
 
@@ -162,15 +162,16 @@ class TestDeployOrder:
 class TestPlanContents:
     def test_secrets(self):
         assert plan()["secrets"] == ["authelia_db_password", "authelia_jwt_secret", "authelia_session_secret",
-                                     "authelia_storage_encryption_key", "postgres_password"]
+                                     "authelia_storage_encryption_key", "authelia_users", "postgres_password"]
         assert "immich_db_password" in plan(enabled=None)["secrets"]
+        # the users database (password digests) is a secret, never a config
         assert plan(only=["authelia"])["secrets"] == ["authelia_db_password", "authelia_jwt_secret", "authelia_session_secret",
-                                                      "authelia_storage_encryption_key", "postgres_password"]
+                                                      "authelia_storage_encryption_key", "authelia_users", "postgres_password"]
 
     def test_configs(self):
-        assert plan()["configs"] == ["authelia_configuration", "authelia_users", "traefik_dynamic", "traefik_static"]
+        assert plan()["configs"] == ["authelia_configuration", "traefik_dynamic", "traefik_static"]
         assert plan(only=["traefik"])["configs"] == ["traefik_dynamic", "traefik_static"]
-        assert plan(only=["authelia"])["configs"] == ["authelia_configuration", "authelia_users"]
+        assert plan(only=["authelia"])["configs"] == ["authelia_configuration"]
 
     def test_postgres(self):
         assert plan()["postgres"] == [{"service": "authelia", "database": "authelia", "user": "authelia",
@@ -465,7 +466,8 @@ class TestConfigsField:
         ]
         assert set(traefik["configs"]) == {"traefik_static", "traefik_dynamic"}
         authelia = cat.parse_service("authelia", SEED["authelia"], PLATFORM)
-        assert [c["source"] for c in authelia.configs] == ["authelia_configuration", "authelia_users"]
+        assert [c["source"] for c in authelia.configs] == ["authelia_configuration"]
+        assert "authelia_users" in authelia.required_secrets()
 
     @pytest.mark.parametrize("configs,expected", [
         ([{"source": "app_conf", "target": "etc/app.yml"}], "app: configs[0].target must be an absolute path in the container, got 'etc/app.yml'"),
