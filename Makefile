@@ -85,6 +85,10 @@ build: setup  ## build the collection tarball and check it carries no test/lab c
 test: setup  ## everything CI runs, in order, with a timing table
 	scripts/run-stages.sh lint sanity unit build integration molecule e2e
 
+.PHONY: catalog-roles
+catalog-roles: venv  ## generate the thin per-service roles and site.yml's list from the catalog
+	$(BIN)/python scripts/catalog_roles.py
+
 .PHONY: demo
 demo: setup  ## build the lab, run site.yml against it, print a summary
 	scripts/demo.sh
