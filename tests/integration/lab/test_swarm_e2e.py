@@ -16,7 +16,9 @@ from ..helpers import ROOT, playbook, recap, wait_for
 
 MANAGERS = ["mslab-m1", "mslab-m2", "mslab-m3"]
 WORKERS = ["mslab-w1", "mslab-w2"]
-LABELS = {"mslab-w1": {"type": "media", "gpu": "true"}, "mslab-w2": {"type": "data", "ssd": "true"}}
+# The inventory's labels, plus on the GPU node those the nvidia role sets from its (simulated, in the lab) GPU.
+LABELS = {"mslab-w1": {"type": "media", "gpu": "true", "gpu.vendor": "nvidia", "gpu.count": "1", "gpu.nvenc": "true"},
+          "mslab-w2": {"type": "data", "ssd": "true"}}
 # The overlays as the swarm role creates them by default (the lab inventory does not override them).
 SEGMENTS = {n["name"]: n["subnet"] for n in yaml.safe_load((ROOT / "roles/swarm/defaults/main.yml").read_text())["swarm_networks"]}
 
