@@ -43,7 +43,7 @@ lab-image: host  ## build the offline Debian 12 systemd lab image (content-hash 
 .PHONY: lab
 lab: setup  ## create the lab (systemd node containers + image registry + stand-in images)
 	ansible-playbook playbooks/lab.yml $(LAB_ARGS)
-	scripts/standin-images.sh --push 127.0.0.1:5000
+	$(BIN)/python scripts/standin_images.py --push 127.0.0.1:5000
 
 .PHONY: lab-down
 lab-down: venv $(COLLECTION_LINK)  ## remove every lab container, network and volume

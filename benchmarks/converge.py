@@ -85,7 +85,7 @@ def parts(result: dict) -> dict[str, float]:
 def fresh_lab(managers: int, workers: int) -> None:
     run(["ansible-playbook", "playbooks/lab_down.yml"])
     run(["ansible-playbook", "playbooks/lab.yml", "-e", "lab_managers=%d" % managers, "-e", "lab_workers=%d" % workers])
-    run(["scripts/standin-images.sh", "--push", "127.0.0.1:5000"])
+    run([sys.executable, "scripts/standin_images.py", "--push", "127.0.0.1:5000"])
 
 
 def assert_noop(result: dict, what: str) -> None:

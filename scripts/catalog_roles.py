@@ -92,16 +92,28 @@ def load_catalog(root: Path) -> dict[str, dict]:
     return data
 
 
-def role_files(name: str, entry: dict) -> dict[Path, str]:
-    """The generated files of one service's thin role."""
+def role_files(name: str, entry: dict, root: Path | None = None) -> dict[Path, str]:
+    """The generated files of one service's thin role.
+
+    A service whose role has settings of its own (``roles/<name>/defaults/main.yml``: Grafana, Loki, Promtail, whose
+    settings render their Docker configs) keeps its hand-written ``meta/argument_specs.yml``, which types them, and
+    its ``tasks/preflight.yml``, which the services plan runs; the rest is generated as for every service.
+    """
     header = HEADER.format(catalog=CATALOG)
     description = '"%s (thin role, --tags %s)"' % (" ".join(str(entry["description"]).split()).replace('"', "'"), name)
     base = Path("roles") / name
-    return {
+    files = {
         base / "tasks" / "main.yml": TASKS.format(header=header, name=name),
-        base / "meta" / "argument_specs.yml": ARGUMENT_SPECS.format(header=header, name=name),
         base / "meta" / "main.yml": META.format(header=header, name=name, description=description),
     }
+    if root is not None and (root / base / "defaults" / "main.yml").is_file():
+        for kept in (base / "meta" / "argument_specs.yml", base / "tasks" / "preflight.yml"):
+            if not (root / kept).is_file():
+                raise CatalogRolesError("%s has settings (defaults/main.yml) but no %s: write it by hand (it checks or types "
+                                        "those settings) or drop the defaults" % (base, kept.relative_to(base)))
+    else:
+        files[base / "meta" / "argument_specs.yml"] = ARGUMENT_SPECS.format(header=header, name=name)
+    return files
 
 
 def site_text(current: str, names: list[str]) -> str:
@@ -119,7 +131,7 @@ def expected(root: Path) -> dict[Path, str]:
     catalog = load_catalog(root)
     out = {}  # type: dict[Path, str]
     for name in catalog:
-        out.update(role_files(name, catalog[name]))
+        out.update(role_files(name, catalog[name], root))
     out[SITE] = site_text((root / SITE).read_text(encoding="utf-8"), list(catalog))
     return out
 

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 ansible-playbook playbooks/lab.yml
-scripts/standin-images.sh --push 127.0.0.1:5000
+python3 scripts/standin_images.py --push 127.0.0.1:5000
 ansible-playbook -i inventories/lab/docker.yml site.yml
 python3 scripts/summary.py --elapsed $(( $(date +%s) - start ))

@@ -38,12 +38,19 @@ def _database(entry: Any, where: str, defaults: Dict[str, Any]) -> Dict[str, Any
     if isinstance(entry, str):
         entry = {"name": entry}
     if not isinstance(entry, dict) or not entry.get("name"):
-        _fail("%s: a database is a name or a mapping with name (and optional host, port, user, password_file)" % where)
-    unknown = sorted(set(entry) - {"name", "host", "port", "user", "password_file", "engine"})
+        _fail("%s: a database is a name or a mapping with name (and optional host, port, user, password_file, or swarm_service)" % where)
+    unknown = sorted(set(entry) - {"name", "host", "port", "user", "password_file", "engine", "swarm_service"})
     if unknown:
         _fail("%s: unknown key(s) %s" % (where, ", ".join(unknown)))
     if entry.get("engine", "postgres") != "postgres":
         _fail("%s: engine %r is not supported; only postgres dumps (pg_dump -Fc) are" % (where, entry.get("engine")))
+    if entry.get("swarm_service") is not None:
+        # dumped inside the running task of that Swarm service on this node (docker exec), as its superuser
+        service = str(entry["swarm_service"])
+        if not _NAME.match(service) or set(entry) & {"host", "port", "password_file"}:
+            _fail("%s: swarm_service must be a Swarm service name (e.g. postgres_postgres) and excludes host, port and "
+                  "password_file" % where)
+        return {"database": str(entry["name"]), "swarm_service": service, "user": str(entry.get("user", "postgres"))}
     result = {
         "database": str(entry["name"]),
         "host": str(entry.get("host", defaults.get("host", "127.0.0.1"))),
@@ -123,6 +130,12 @@ def backup_plan(
             if any(other["file"] == db["file"] for other in classes[DATABASE_CLASS]["postgres"]):
                 _fail("%s (%s): database %s is listed twice" % (where, name, db["database"]))
             classes[DATABASE_CLASS]["postgres"].append(db)
+            if db.get("swarm_service"):
+                key = ("swarm", db["swarm_service"])  # type: Any
+                if key not in servers:
+                    servers[key] = {"swarm_service": db["swarm_service"], "user": db["user"],
+                                    "globals_file": posixpath.join(dump_dir, "postgres", "globals-%s.sql" % db["swarm_service"])}
+                continue
             key = (db["host"], db["port"])
             if key not in servers:
                 server = {"host": db["host"], "port": db["port"], "user": db["user"],
@@ -175,7 +188,7 @@ def backup_plan(
         entry["paths"] = sorted(entry["paths"])
         entry["manifest"] = posixpath.join(state_dir, "manifests", cls + ".json") if manifests else None
         plan[cls] = entry
-    return {"classes": plan, "postgres_servers": [servers[key] for key in sorted(servers)]}
+    return {"classes": plan, "postgres_servers": [servers[key] for key in sorted(servers, key=str)]}
 
 
 class FilterModule(object):

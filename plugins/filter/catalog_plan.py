@@ -11,6 +11,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mediastack.core.plugins.module_utils.catalog import CatalogError
 from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import backup_services, capacity_problems, deploy_plan, host_paths
+from ansible_collections.mediastack.core.plugins.module_utils.catalog_metrics import scrape_targets
 
 
 def catalog_deploy_plan(catalog: Any, platform: Optional[Any] = None, enabled: Optional[Any] = None, only: Optional[Any] = None) -> dict[str, Any]:
@@ -71,6 +72,18 @@ def catalog_capacity_problems(plan: Any, hostvars: Any, hosts: Any, managers: Op
         return list(exc.problems)
 
 
+def catalog_scrape_targets(plan: Any, hosts: Any) -> list[dict[str, Any]]:
+    """Prometheus targets (prometheus_service_targets) for the catalog services with metrics, through the edge."""
+    if not isinstance(plan, Mapping) or "metrics" not in plan:
+        raise AnsibleFilterError("catalog_scrape_targets: the input must be catalog_deploy_plan's result")
+    if isinstance(hosts, (str, bytes)) or not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError("catalog_scrape_targets: hosts must be a list of inventory hosts, got %r" % (hosts,))
+    try:
+        return scrape_targets(plan, list(hosts))
+    except CatalogError as exc:
+        raise AnsibleFilterError("catalog_scrape_targets: %s" % "; ".join(exc.problems)) from exc
+
+
 def _for_node(name: str, key: str, fn: Any, plan: Any, hostname: str, role: str, labels: Optional[Any]) -> Any:
     """Run one per-node view of the plan (fn), with the filter's name on every error."""
     if not isinstance(plan, Mapping) or key not in plan:
@@ -126,4 +139,4 @@ class FilterModule:
                 "catalog_capacity_problems": catalog_capacity_problems,
                 "catalog_host_paths": catalog_host_paths, "catalog_node_paths": catalog_node_paths,
                 "catalog_backup_services": catalog_backup_services,
-                "catalog_gpu_nodes": catalog_gpu_nodes}
+                "catalog_gpu_nodes": catalog_gpu_nodes, "catalog_scrape_targets": catalog_scrape_targets}

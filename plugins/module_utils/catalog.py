@@ -30,6 +30,7 @@ PROTOCOLS = ("tcp", "udp")
 PUBLISH_MODES = ("ingress", "host")
 ENDPOINT_MODES = ("vip", "dnsrr")
 RUN_AS = ("user", "env", "image")
+MODES = ("replicated", "global")
 FLOATING_TAGS = ("latest", "stable", "nightly", "develop", "main", "master", "edge")
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 SUBDOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -46,7 +47,7 @@ UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 
 SERVICE_KEYS = frozenset((
     "name", "description", "image", "version", "digest", "ports", "volumes", "env", "puid", "pgid", "run_as", "networks",
-    "placement", "resources", "healthcheck", "route", "auth", "stateful", "replicas", "backup_paths", "metrics",
+    "placement", "resources", "healthcheck", "route", "auth", "stateful", "mode", "replicas", "backup_paths", "metrics",
     "dependencies", "gpu", "secrets", "forward_auth", "labels", "command", "enabled", "configs",
 ))
 PLATFORM_DEFAULTS = {
@@ -75,6 +76,9 @@ PLATFORM_DEFAULTS = {
     "postgres_service": "postgres",
     "redis_service": "redis",
     "edge_service": "traefik",
+    # Prometheus (on the first manager's host) cannot reach the overlays: it scrapes a catalog service's metrics
+    # through the edge service's metrics entrypoint, at /metrics/<service> (module_utils/catalog_metrics.py).
+    "metrics_entrypoint": "metrics",
     # A GPU service that reserves a generic resource gets a companion global service on the GPU nodes,
     # attached to the same networks: Swarm rejects a task with generic resources on a node that has no
     # attachment to the task's overlay yet ("node is missing network attachments"; docker/for-linux#1201,
@@ -187,6 +191,7 @@ class Service:  # pylint: disable=too-many-instance-attributes
     route: t.Optional[Route] = None
     auth: Auth = field(default_factory=Auth)
     stateful: bool = False
+    mode: str = "replicated"
     replicas: int = 1
     backup_paths: t.List[str] = field(default_factory=list)
     metrics: t.Optional[t.Dict[str, t.Any]] = None
@@ -631,12 +636,16 @@ def parse_service(name: str, raw: t.Any, platform: t.Optional[t.Mapping[str, t.A
             configs.append({"source": source, "target": target})
     stateful = reader.boolean(raw.get("stateful", False), "stateful")
     replicas = reader.integer(raw.get("replicas", 1), "replicas", 0, 100)
+    mode = reader.choice(raw.get("mode", "replicated"), "mode", MODES) or "replicated"
+    if mode == "global" and raw.get("replicas") is not None:
+        reader.bad("replicas", "is set, but mode global runs one task on every node the placement allows; drop replicas or the mode")
     service = Service(
         name=str(name), image=image, resources=_resources(reader, raw.get("resources")), ports=_ports(reader, raw.get("ports")),
         volumes=_volumes(reader, raw.get("volumes")), env=_env(reader, raw.get("env")), puid=puid, pgid=pgid,
         run_as=reader.choice(raw.get("run_as", "user"), "run_as", RUN_AS) or "user", networks=networks, placement=needs,
         constraints=constraints, healthcheck=_healthcheck(reader, raw.get("healthcheck")), route=route,
-        auth=_auth(reader, raw.get("auth"), route is not None), stateful=stateful, replicas=1 if replicas is None else replicas,
+        auth=_auth(reader, raw.get("auth"), route is not None), stateful=stateful, mode=mode,
+        replicas=1 if replicas is None else replicas,
         backup_paths=backup, metrics=_metrics(reader, raw.get("metrics")), postgres=postgres, redis=redis, depends_on=others,
         gpu=gpu, secrets=secrets, forward_auth=forward_auth, labels=labels, command=command, configs=configs,
     )
@@ -787,6 +796,7 @@ def _cross_checks(services: t.Dict[str, Service], settings: t.Dict[str, t.Any]) 
             else:
                 host_ports[key] = name
         problems.extend(_dependency_checks(svc, services, settings))
+        problems.extend(_metrics_checks(svc, edge))
         if svc.gpu and gpu_nodes is not None and not gpu_nodes:
             problems.append("%s: gpu requests a GPU (profiles %s) but no Swarm node has one; label a GPU node (swarm_node_labels: {gpu: \"true\"}) "
                             "or remove gpu from %s" % (name, ", ".join(svc.gpu.profiles), name))
@@ -796,6 +806,33 @@ def _cross_checks(services: t.Dict[str, Service], settings: t.Dict[str, t.Any]) 
                     problems.append("%s: secrets needs Docker secret %r, which is not defined; add it to services_secrets in the vault (services_secrets.%s)"
                                     % (name, secret, secret))
     return problems
+
+
+def _metrics_checks(svc: Service, edge: t.Optional[Service]) -> t.List[str]:
+    """Prometheus can reach the service's metrics: the edge publishes its own port, the others share a network with it."""
+    if not svc.metrics:
+        return []
+    port = svc.metrics["port"]
+    if edge is not None and svc.name != edge.name and not edge.metrics:
+        return ["%s: metrics are scraped through %s's metrics entrypoint, and %s declares no metrics (the entrypoint's port); "
+                "add metrics: {port: 8082, path: /metrics} to %s or drop metrics from %s" % (svc.name, edge.name, edge.name, edge.name, svc.name)]
+    if edge is None:
+        return []  # no edge service enabled: nothing scrapes the catalog's metrics (catalog_metrics.scrape_targets)
+    if svc.name == edge.name:
+        if not any(p.target == port and p.published is not None for p in svc.ports):
+            return ["%s: metrics.port %d is not published in ports, so Prometheus on the first manager cannot scrape it; add "
+                    "{target: %d, published: %d} to %s's ports or set metrics.port to the metrics entrypoint's port"
+                    % (svc.name, port, port, port, svc.name)]
+        return []
+    if not svc.route and (not svc.networks or svc.networks[0] not in edge.networks):
+        # Traefik reaches a service without a route on its first network
+        return ["%s: metrics are scraped through %s's metrics entrypoint, which reaches %s on its first network (%s), not a "
+                "network of %s (%s); list one of those first in networks, or drop metrics"
+                % (svc.name, edge.name, svc.name, svc.networks[0] if svc.networks else "none", edge.name, ", ".join(edge.networks))]
+    if svc.route and port == svc.route.port and svc.metrics["path"] == "/":
+        return ["%s: metrics.path / would expose the whole app on the metrics entrypoint; give the metrics path (e.g. /metrics)"
+                % svc.name]
+    return []
 
 
 def _dependency_checks(svc: Service, services: t.Dict[str, Service], settings: t.Dict[str, t.Any]) -> t.List[str]:
@@ -862,6 +899,27 @@ def _traefik_labels(svc: Service, settings: t.Dict[str, t.Any]) -> t.Dict[str, s
         labels[lb + "sticky.cookie.name"] = "mediastack_%s" % name.replace("-", "_")
         labels[lb + "sticky.cookie.secure"] = "true"
         labels[lb + "sticky.cookie.httpOnly"] = "true"
+    return labels
+
+
+def _metrics_labels(svc: Service, settings: t.Dict[str, t.Any]) -> t.Dict[str, str]:
+    """Traefik routes /metrics/<service> on its metrics entrypoint to the service's metrics port and path."""
+    if not svc.metrics or svc.name == settings["edge_service"]:
+        return {}
+    name = svc.name + "-metrics"
+    router = "traefik.http.routers.%s." % name
+    labels = {
+        "traefik.enable": "true",
+        router + "rule": "Path(`/metrics/%s`)" % svc.name,
+        router + "entrypoints": str(settings["metrics_entrypoint"]),
+        router + "service": name,
+        router + "middlewares": "%s@swarm" % name,
+        "traefik.http.middlewares.%s.replacepath.path" % name: svc.metrics["path"],
+        "traefik.http.services.%s.loadbalancer.server.port" % name: str(svc.metrics["port"]),
+    }
+    if not svc.route:
+        # the network Traefik reaches it on (a routed service has it already: its route network)
+        labels["traefik.swarm.network"] = settings["network_names"].get(svc.networks[0], svc.networks[0])
     return labels
 
 
@@ -934,9 +992,10 @@ def render_stack(svc: Service, platform: t.Optional[t.Mapping[str, t.Any]] = Non
         labels["mediastack.metrics.port"] = str(svc.metrics["port"])
         labels["mediastack.metrics.path"] = svc.metrics["path"]
     labels.update(_traefik_labels(svc, settings))
+    labels.update(_metrics_labels(svc, settings))
     labels.update(svc.labels)
     deploy = {
-        "mode": "replicated",
+        "mode": svc.mode,
         "replicas": svc.replicas,
         "endpoint_mode": settings["endpoint_mode"],
         "placement": {"constraints": constraints},
@@ -946,7 +1005,9 @@ def render_stack(svc: Service, platform: t.Optional[t.Mapping[str, t.Any]] = Non
         "restart_policy": {"condition": "any", "delay": "5s", "window": "120s"},
         "labels": labels,
     }  # type: t.Dict[str, t.Any]
-    if svc.stateful and svc.replicas > 1 and not svc.route:
+    if svc.mode == "global":
+        del deploy["replicas"]  # one task per node the placement allows
+    elif svc.stateful and svc.replicas > 1 and not svc.route:
         deploy["placement"]["max_replicas_per_node"] = 1
     registry = str(settings["image_registry"] or "")
     image = settings["image_overrides"].get(name) or svc.image.reference(registry)

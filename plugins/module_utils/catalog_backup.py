@@ -8,7 +8,9 @@ A container path in ``backup_paths`` lies in one of the service's volumes (the c
 its host path is that volume's bind source plus the rest of the path. The volume's kind gives the class:
 ``config`` → config, ``data`` → metadata, ``media`` → media, a host path → config. The data directory of
 the Swarm Postgres is never copied as files (a live data directory is no consistent backup): the plan
-lists it under ``not_backed_up`` with the reason, so a run can say so instead of pretending.
+lists it under ``not_backed_up`` with the reason and, instead, every database the catalog declares (the
+``dependencies.postgres`` of the enabled services) is dumped with ``pg_dump -Fc`` inside the running Postgres task
+on the node that holds it (``swarm_service``: ``docker exec``; the backup runner), plus the cluster's globals.
 
 ``deploy_plan`` stores :func:`backup_entries` in the plan; ``catalog_deploy.backup_services`` (filter
 ``catalog_backup_services``) turns the plan into the backup role's ``backup_services`` for one node, from
@@ -26,6 +28,8 @@ CLASS_OF_KIND = {"config": "config", "host": "config", "data": "metadata", "medi
 def backup_entries(chosen: t.Iterable[Service], settings: t.Mapping[str, t.Any]) -> t.List[t.Dict[str, t.Any]]:
     """Per planned service with backup paths: its placement constraints, host paths per class, what is left out."""
     out = []
+    chosen = list(chosen)
+    databases = sorted({s.postgres.database for s in chosen if s.postgres})
     for svc in chosen:
         if not svc.backup_paths:
             continue
@@ -39,11 +43,15 @@ def backup_entries(chosen: t.Iterable[Service], settings: t.Mapping[str, t.Any])
             host_path = source + path[len(volume.target.rstrip("/")):]
             if svc.name == settings["postgres_service"] and volume.kind != "media":
                 skipped.append({"path": host_path, "reason": "a live PostgreSQL data directory is not a consistent backup; "
-                                                             "its databases are to be dumped instead (not yet: issue 13)"})
+                                                             "its databases are dumped instead (pg_dump in the running task)"})
                 continue
             cls = CLASS_OF_KIND[volume.kind]
             if host_path not in paths.setdefault(cls, []):
                 paths[cls].append(host_path)
-        out.append({"service": svc.name, "constraints": list(svc.constraints),
-                    "paths": {cls: sorted(items) for cls, items in sorted(paths.items())}, "not_backed_up": skipped})
+        entry = {"service": svc.name, "constraints": list(svc.constraints),
+                 "paths": {cls: sorted(items) for cls, items in sorted(paths.items())}, "not_backed_up": skipped}
+        if svc.name == settings["postgres_service"]:
+            # the stack is named after the service (roles/services: docker_stack name), so its Swarm service is <name>_<name>
+            entry["databases"] = [{"name": name, "swarm_service": "%s_%s" % (svc.name, svc.name)} for name in databases]
+        out.append(entry)
     return out

@@ -106,12 +106,17 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
         "gpu_requests": {svc.name: {"profiles": list(svc.gpu.profiles), "count": svc.gpu.count}
                          for svc in sorted(services.values(), key=lambda s: s.name) if svc.gpu},
         "gpu_resource_kind": str(settings["gpu_resource_kind"]),
+        # What Prometheus scrapes (module_utils/catalog_metrics.py): every enabled service that declares metrics, also
+        # when `only` deploys a few, and the edge service whose metrics entrypoint serves them.
+        "metrics": {svc.name: {"port": svc.metrics["port"], "path": svc.metrics["path"]}
+                    for svc in sorted(services.values(), key=lambda s: s.name) if svc.metrics},
+        "edge_service": str(settings["edge_service"]),
         "routes": {svc.name: "%s.%s" % (svc.route.subdomain, settings["domain"]) for svc in chosen if svc.route},
         # What each task asks of a node, for the preflight's capacity check against the nodes' facts.
         "capacity": [{"service": svc.name, "cpus": svc.resources.cpus,
                       "reserve_memory": (svc.resources.reserve_memory if svc.resources.reserve_memory is not None
                                          else int(svc.resources.memory * float(settings["reservation_ratio"]))),
-                      "constraints": list(svc.constraints)} for svc in chosen],
+                      "constraints": list(svc.constraints), "global": svc.mode == "global"} for svc in chosen],
         "storage_root": settings["storage_root"],
         # Host paths per backup class of each service with backup_paths (module_utils/catalog_backup.py).
         "backup": backup_entries(chosen, settings),
@@ -150,14 +155,18 @@ def host_paths(plan: t.Mapping[str, t.Any], hostname: str, role: str, labels: t.
 def backup_services(plan: t.Mapping[str, t.Any], hostname: str, role: str, labels: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """The backup role's ``backup_services`` for one node, from the services it may run, and what they leave out.
 
-    Returns {services: [{name, paths: {class: [host paths]}}], not_backed_up: [{service, path, reason}]}.
+    Returns {services: [{name, paths: {class: [host paths]}, databases?}], not_backed_up: [{service, path, reason}]}; the
+    Swarm Postgres's ``databases`` are dumped in its running task (``swarm_service``) on the node that holds it.
     """
     services, skipped = [], []
     for entry in plan.get("backup", []):
         if not node_matches(entry["constraints"], hostname, role, labels):
             continue
-        if entry["paths"]:
-            services.append({"name": entry["service"], "paths": {cls: list(items) for cls, items in entry["paths"].items()}})
+        if entry["paths"] or entry.get("databases"):
+            service = {"name": entry["service"], "paths": {cls: list(items) for cls, items in entry["paths"].items()}}
+            if entry.get("databases"):
+                service["databases"] = [dict(db) for db in entry["databases"]]
+            services.append(service)
         skipped += [dict(item, service=entry["service"]) for item in entry["not_backed_up"]]
     return {"services": services, "not_backed_up": skipped}
 
@@ -179,13 +188,23 @@ def capacity_problems(plan: t.Mapping[str, t.Any], nodes: t.Mapping[str, t.Mappi
             continue  # the plan's placement check reports services without any node
         described = ", ".join("%s: %s CPUs, %d MiB" % (h, n.get("cpus"), n.get("memory_mb") or 0) for h, n in sorted(eligible.items()))
         fits_cpu = [h for h, n in eligible.items() if n.get("cpus") is None or float(n["cpus"]) >= float(entry["cpus"])]
-        if not fits_cpu:
+        if entry.get("global") and len(fits_cpu) < len(eligible):
+            problems.append("%s: mode global runs a task on every node it may run on, and resources.cpus %s is more than %s "
+                            "%s; Docker refuses such a limit. Lower it or narrow the placement"
+                            % (entry["service"], format_cpus(float(entry["cpus"])), ", ".join(sorted(set(eligible) - set(fits_cpu))),
+                               "has" if len(eligible) - len(fits_cpu) == 1 else "have"))
+        elif not fits_cpu:
             problems.append("%s: resources.cpus %s is more than every node it may run on has (%s); Docker refuses such a "
                             "limit. Lower it (services_catalog_overrides: {%s: {resources: {cpus: N}}}) or label a bigger node"
                             % (entry["service"], format_cpus(float(entry["cpus"])), described, entry["service"]))
         need_mib = int(entry.get("reserve_memory") or 0) // (1024 * 1024)
         fits_mem = [h for h, n in eligible.items() if n.get("memory_mb") is None or int(n["memory_mb"]) >= need_mib]
-        if need_mib and not fits_mem:
+        if need_mib and entry.get("global") and len(fits_mem) < len(eligible):
+            problems.append("%s: mode global runs a task on every node it may run on, and it reserves %d MiB of memory, more "
+                            "than %s %s; that task would stay pending. Lower resources.memory or resources.reserve_memory"
+                            % (entry["service"], need_mib, ", ".join(sorted(set(eligible) - set(fits_mem))),
+                               "has" if len(eligible) - len(fits_mem) == 1 else "have"))
+        elif need_mib and not fits_mem:
             problems.append("%s: reserves %d MiB of memory, more than any node it may run on has (%s); its task would stay "
                             "pending. Lower resources.memory or resources.reserve_memory, or label a bigger node"
                             % (entry["service"], need_mib, described))

@@ -294,6 +294,10 @@ DERIVED = {
                         "run), so the inventory's value would be ignored",
                         "remove it; change what a service backs up with services_catalog_overrides: {<service>: {backup_paths: "
                         "[...]}}"),
+    "prometheus_service_targets": ("is derived by site.yml from the service catalog (every enabled service's metrics, scraped "
+                                   "through Traefik's metrics entrypoint), so the inventory's value would be ignored",
+                                   "remove it; change a service's metrics with services_catalog_overrides: {<service>: {metrics: "
+                                   "{port: N, path: /metrics}}}, and add targets outside the catalog to prometheus_scrape_jobs"),
 }
 
 

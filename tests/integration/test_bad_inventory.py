@@ -29,6 +29,7 @@ SECRETS = {
     "authelia_jwt_secret": "ci-authelia-jwt-secret-0123456789abcdef",
     "authelia_session_secret": "ci-authelia-session-secret-0123456789",
     "authelia_storage_encryption_key": "ci-authelia-storage-key-0123456789abcdef",
+    "grafana_admin_password": "ci-grafana-admin-password-0123",
 }
 USERS = {"admin": {"displayname": "CI Admin", "email": "admin@example.org", "groups": ["admins", "media"],
                    "password": "$argon2id$v=19$m=65536,t=3,p=4$Y2lzYWx0Y2lzYWx0$0Tl3t+4j7Q0tqvYg0wXJ2lGk8b9gkqJmfXo4m0z6yS8"}}
@@ -37,6 +38,9 @@ BACKUP_PASSWORD = "ci-backup-password-0123456789"
 SERVICES = {"services_domain": "media.example.org", "services_edge": {"acme": {"email": "a@example.org", "challenge": "http"}},
             "services_secrets": SECRETS, "services_authelia_users": USERS, "backup_password": BACKUP_PASSWORD,
             "mediastack_plain_secrets_ok": True}
+
+
+SCRAPE_TARGET = {"name": "x", "hosts": ["m1"], "port": 1}
 
 
 def _host(**extra) -> dict:
@@ -111,6 +115,12 @@ CASES = {
     "backup_services_in_the_inventory": (_inventory(["m1"], ["w1"], all_vars={"backup_services": [{"name": "x", "paths": {}}]}),
                                          ["backup_services: is derived by site.yml from the service catalog",
                                           "services_catalog_overrides: {<service>: {backup_paths: [...]}}"]),
+    "scrape_targets_in_the_inventory": (_inventory(["m1"], ["w1"], all_vars={"prometheus_service_targets": [SCRAPE_TARGET]}),
+                                        ["prometheus_service_targets: is derived by site.yml from the service catalog",
+                                         "add targets outside the catalog to prometheus_scrape_jobs"]),
+    "metrics_port_not_exposed": (_inventory(["m1"], ["w1"], all_vars={"services_catalog_overrides": {"loki": {"networks": ["data"]}}}),
+                                 ["The service catalog cannot be deployed; nothing was changed",
+                                  "loki: metrics are scraped through traefik's metrics entrypoint, which reaches loki on its first network"]),
     "backup_path_relative": (_inventory(["m1"], ["w1"], all_vars={"backup_repositories": [{"name": "nas", "location": "backup/ms"}]}),
                              ["backup_repositories[0] (nas): local location 'backup/ms' is not an absolute path"]),
     "empty_secret": (_inventory(["m1"], ["w1"], all_vars={"services_secrets": {**SECRETS, "postgres_password": ""}}),

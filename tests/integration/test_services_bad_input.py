@@ -33,6 +33,7 @@ SECRETS = {
     "authelia_jwt_secret": "dummy-jwt-0123456789abcdef0123456789",
     "authelia_session_secret": "dummy-session-0123456789abcdef012345",
     "authelia_storage_encryption_key": "dummy-storage-0123456789abcdef012345",
+    "grafana_admin_password": "dummy-grafana-admin-0123",
 }
 BASE_VARS = {
     "services_domain": "media.example.org",
@@ -67,6 +68,7 @@ def _secrets_without(name: str) -> dict:
     return {k: v for k, v in SECRETS.items() if k != name}
 
 
+TRAEFIK_WITHOUT_METRICS_PORT = [{"target": 80, "published": 80, "mode": "host"}, {"target": 443, "published": 443, "mode": "host"}]
 NO_GPU_LABELS = {"m1": {}, "w1": {"type": "media"}, "d1": {"type": "data", "ssd": "true"}}
 
 # case: (extra vars over BASE_VARS, node labels of the inventory, the lines the message must hold)
@@ -86,6 +88,14 @@ CASES = {
     "missing_secret": ({"services_secrets": _secrets_without("postgres_password")}, LABELS,
                        ["postgres: secrets needs Docker secret 'postgres_password', which is not defined; "
                         "add it to services_secrets in the vault (services_secrets.postgres_password)"]),
+    "override_unknown_field": ({"services_catalog_overrides": {"navidrome": {"rout": {"subdomain": "tunes"}}}}, LABELS,
+                               ["navidrome: rout is not a known field; did you mean route?"]),
+    "backup_path_outside_the_volumes": ({"services_catalog_overrides": {"navidrome": {"backup_paths": ["/srv"]}}}, LABELS,
+                                        ["navidrome: backup_paths entry '/srv' is not inside any of the service's volumes (/data, /music); "
+                                         "mount a volume there or drop the entry"]),
+    "metrics_port_not_published": ({"services_catalog_overrides": {"traefik": {"ports": TRAEFIK_WITHOUT_METRICS_PORT}}},
+                                   LABELS, ["traefik: metrics.port 8082 is not published in ports, so Prometheus on the first manager "
+                                            "cannot scrape it; add {target: 8082, published: 8082} to traefik's ports"]),
     "image_without_version": ({"services_catalog_overrides": {"navidrome": {"image": "deluan/navidrome"}}}, LABELS,
                               ["navidrome: version is missing for image deluan/navidrome; pin a version, "
                                "e.g. image: deluan/navidrome:1.2.3 or version: 1.2.3 (latest is refused)"]),
@@ -133,7 +143,7 @@ def test_plan_stops_before_any_change(case: str, tmp_path: Path):
 
 
 @pytest.mark.parametrize("extra,shown", [
-    ({}, "services: deploy audiobookshelf, postgres, redis, authelia, jellyfin, navidrome, traefik; remove immich"),
+    ({}, "services: deploy audiobookshelf, postgres, redis, authelia, grafana, jellyfin, loki, navidrome, promtail, traefik; remove immich"),
     ({"services_only": ["authelia"]}, "services: deploy postgres, redis, authelia"),
 ])
 def test_plan_step_passes_with_valid_input(extra: dict, shown: str, tmp_path: Path):

@@ -20,9 +20,6 @@ INVENTORY = "inventories/example"
 # role -> why site.yml does not run it (yet)
 NOT_IN_SITE = {
     "lab": "builds the test lab itself (playbooks/lab.yml), not part of a site",
-    "grafana": "issue 13: Grafana is not yet a catalog service; the role only renders its configuration",
-    "loki": "issue 13: Loki is not yet a catalog service; the role only renders its configuration",
-    "promtail": "issue 13: Promtail is not yet a catalog service; the role only renders its configuration",
 }
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").is_file())
 IMPORT_RE = re.compile(r"^\s+name: mediastack\.core\.(\w+)\s*$", re.M)

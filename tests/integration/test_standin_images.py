@@ -1,5 +1,6 @@
-"""The lab's offline stand-in images (scripts/standin-images.sh, lab/standin/).
+"""The lab's offline stand-in images (scripts/standin_images.py, lab/standin/).
 
+Each stand-in is derived from its catalog entry (the script's plan, imported here: kind, ports, health URL).
 Built once per session through the script, then run on the default bridge as
 ``mediastack-standin-test-<x>`` containers (removed in a finalizer) and checked for what the lab
 relies on: the stubs answer on the catalog's ports and pass the catalog's own healthchecks, redis
@@ -9,11 +10,13 @@ the first build also needs debootstrap and the Debian mirror (about a minute).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import typing as t
 import urllib.error
@@ -26,13 +29,27 @@ import yaml
 from .helpers import ROOT, skip_or_fail
 from .helpers import wait_for as wait_until
 
-SCRIPT = ROOT / "scripts" / "standin-images.sh"
+SCRIPT = ROOT / "scripts" / "standin_images.py"
 PREFIX = "mediastack-standin-test-"
 REGISTRY = "127.0.0.1:5000"
 CATALOG = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))
-STANDINS = yaml.safe_load((ROOT / "lab" / "standin" / "services.yml").read_text(encoding="utf-8"))
-STUBS = sorted(name for name, spec in STANDINS.items() if spec["kind"] == "stub")
 PLATFORM_PUID = 2000
+
+
+def load_script() -> t.Any:
+    """scripts/standin_images.py as a module: its plan is what the images must be."""
+    spec = importlib.util.spec_from_file_location("standin_images", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["standin_images"] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
+
+
+STANDIN_IMAGES = load_script()
+BIN_FILES = STANDIN_IMAGES.read_bin()
+STANDINS = {standin.service: standin for standin in STANDIN_IMAGES.plan(CATALOG, BIN_FILES)}
+STUBS = sorted(name for name, standin in STANDINS.items() if standin.kind == "stub")
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -40,7 +57,7 @@ def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.C
 
 
 def script(*args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(SCRIPT), *args], cwd=ROOT, text=True, capture_output=True, check=False,
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=ROOT, text=True, capture_output=True, check=False,
                           timeout=timeout, env=env)
 
 
@@ -112,7 +129,7 @@ def images() -> dict[str, t.Any]:
     proc = script()
     assert proc.returncode == 0, proc.stderr[-6000:]
     log = [line for line in proc.stderr.splitlines() if not line.startswith("sha256:")]
-    print("\n[standin-images.sh: %.1f s]\n%s" % (time.monotonic() - started, "\n".join(log)))
+    print("\n[standin_images.py: %.1f s]\n%s" % (time.monotonic() - started, "\n".join(log)))
     return {"table": table, "log": proc.stderr}
 
 
@@ -157,20 +174,16 @@ def succeeded(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedPro
 
 # --- the script ----------------------------------------------------------------------------------
 
-def test_subset_parser_plans_like_pyyaml(tmp_path: Path) -> None:
-    """Without PyYAML (python3 -S) the script's own YAML-subset parser yields the same plan."""
-    python = Path("/usr/bin/python3")
-    if not python.exists():
-        skip_or_fail("/usr/bin/python3 is absent")
-    wrapper = tmp_path / "python-without-site"
-    wrapper.write_text('#!/bin/sh\nexec /usr/bin/python3 -S "$@"\n', encoding="utf-8")
-    wrapper.chmod(0o755)
-    probe = subprocess.run([str(wrapper), "-c", "import yaml"], capture_output=True, text=True, check=False)
-    assert probe.returncode != 0, "python3 -S still imports yaml, so the fallback would not be exercised"
-    with_yaml = print_table("--registry", REGISTRY)
-    without = print_table("--registry", REGISTRY, env=dict(os.environ, PYTHON=str(wrapper)))
-    assert without == with_yaml
-    assert set(with_yaml) == set(CATALOG)
+def test_print_table_is_the_imported_plan() -> None:
+    """The script's --print (its command line) lists what the plan these tests import says, for every service."""
+    table = print_table("--registry", REGISTRY)
+    assert set(table) == set(CATALOG)
+    settings = STANDIN_IMAGES.Settings.from_env(os.environ)
+    packages = STANDIN_IMAGES.PACKAGES.read_text(encoding="utf-8")
+    base_ref = "%s:%s" % (settings.base_repo, STANDIN_IMAGES.base_tag(packages, STANDIN_IMAGES.recipe_text(),
+                                                                      settings.suite, settings.mirror))
+    builds = STANDIN_IMAGES.builds(STANDINS.values(), BIN_FILES, base_ref, settings.image_repo, REGISTRY)
+    assert table == {build.standin.service: (build.local, build.remote) for build in builds}
 
 
 def test_registry_references_are_what_the_platform_renders() -> None:
@@ -199,13 +212,19 @@ def test_every_image_is_marked_as_a_standin(images: dict[str, t.Any]) -> None:
         labels = info["Config"]["Labels"]
         ref = catalog_ref(name)
         assert labels["mediastack.standin"] == "true", name
-        assert labels["mediastack.standin.kind"] == STANDINS[name]["kind"], name
+        assert labels["mediastack.standin.kind"] == STANDINS[name].kind, name
         assert labels["mediastack.standin.of"] == ref, name
+        assert labels["mediastack.standin.service"] == name, name
         assert labels["org.opencontainers.image.description"] == \
             "mediastack lab stand-in for %s (not the real application)" % ref
         env = dict(item.split("=", 1) for item in info["Config"]["Env"])
         assert env["STANDIN_SERVICE"] == name
-        assert env["STANDIN_PORTS"] == ",".join(str(p) for p in STANDINS[name]["ports"])
+        assert env["STANDIN_PORTS"] == ",".join(str(p) for p in STANDINS[name].ports)
+        assert env.get("STANDIN_HEALTH_URL") == STANDINS[name].health_url, name
+        for helper in STANDINS[name].helpers:
+            found = docker("run", "--rm", "--entrypoint", "sh", local, "-c", 'command -v "$1"', "sh", helper.command,
+                           check=False)
+            assert found.returncode == 0, "%s: the image lacks %s, which the catalog's healthcheck runs" % (name, helper.command)
         assert remote.startswith(REGISTRY + "/")
         print("%-15s %-45s %4d MB  -> %s" % (name, local, info["Size"] // 1000000, remote))
     bases = docker("image", "ls", "--filter", "label=mediastack.standin.kind=base", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
@@ -257,7 +276,8 @@ def test_stub_serves_the_catalog_ports_and_passes_its_healthcheck(
         options += ["-e", "%s=%s" % (key, value)]
     name = containers.start(service, images["table"][service][0], options=options)
     address = ip_of(name)
-    ports = [int(p) for p in STANDINS[service]["ports"]]
+    standin = STANDINS[service]
+    ports = list(standin.ports)
     catalog_ports = {p["target"] for p in raw.get("ports") or []}
     for field in ("route", "metrics", "forward_auth"):
         if raw.get(field):
@@ -288,9 +308,15 @@ def test_stub_serves_the_catalog_ports_and_passes_its_healthcheck(
         served = re.search(r'^standin_http_requests_total\{service="%s",path="/",code="200"\} (\d+)$' % service, text, re.M)
         assert served and int(served.group(1)) >= len(ports), text
 
-    check = healthcheck(name, service)
-    assert check.returncode == 0, "the catalog's healthcheck %s failed: %s%s" % (
-        raw["healthcheck"]["test"], check.stdout, check.stderr)
+    for path in standin.health_paths:
+        assert http("http://%s:%d%s" % (address, ports[0], path))[0] == 200, path
+    if raw.get("healthcheck"):
+        assert standin.health_url
+        check = healthcheck(name, service)
+        assert check.returncode == 0, "the catalog's healthcheck %s failed: %s%s" % (
+            raw["healthcheck"]["test"], check.stdout, check.stderr)
+    else:
+        assert standin.health_url is None and not standin.helpers, "no healthcheck: no helper and no health URL"
 
     log = [json.loads(line) for line in docker("logs", name).stdout.splitlines()]
     assert log[0]["event"] == "started" and log[0]["ports"] == ports

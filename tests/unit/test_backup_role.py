@@ -52,3 +52,80 @@ def test_runner_creates_missing_parents_0755_whatever_the_umask(tmp_path):
     assert stat.S_IMODE((tmp_path / "srv" / "app" / "nested").stat().st_mode) == 0o755
     assert not (tmp_path / "srv" / "app" / "nested" / "config").exists()
     assert stat.S_IMODE((tmp_path / "srv").stat().st_mode) == 0o711  # existing directories are left alone
+
+
+def _runner():
+    loader = importlib.machinery.SourceFileLoader("mediastack_backup_runner_swarm", str(ROLE / "files" / "mediastack-backup"))
+    runner = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(runner)
+    return runner
+
+
+FAKE_DOCKER = """#!/bin/sh
+# a docker client for the test: one running task of postgres_postgres (container c0ffee); exec prints what it ran
+echo "$*" >> "$FAKE_DOCKER_LOG"
+case "$1" in
+  ps) case "$*" in *postgres_postgres*) [ -n "$FAKE_DOCKER_TASK" ] && echo "$FAKE_DOCKER_TASK" ;; esac ;;
+  exec) shift; [ "$1" = -i ] && shift; shift; echo "dump of: $*"; [ "$FAKE_DOCKER_FAIL" = 1 ] && { echo "pg_dump: error: boom" >&2; exit 1; } ;;
+esac
+exit 0
+"""
+
+
+def _swarm_config(tmp_path):
+    dumps = tmp_path / "dumps"
+    return {
+        "postgres_servers": [{"swarm_service": "postgres_postgres", "user": "postgres", "globals_file": str(dumps / "globals.sql")}],
+        "classes": {"databases": {"paths": [str(dumps)], "postgres": [
+            {"database": "authelia", "swarm_service": "postgres_postgres", "user": "postgres", "service": "postgres",
+             "file": str(dumps / "postgres" / "authelia.dump")}]}},
+    }
+
+
+def _fake_docker(tmp_path, monkeypatch, task="c0ffee", fail=False):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "docker").write_text(FAKE_DOCKER)
+    (bindir / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bindir, os.environ["PATH"]))
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(tmp_path / "docker.log"))
+    monkeypatch.setenv("FAKE_DOCKER_TASK", task)
+    monkeypatch.setenv("FAKE_DOCKER_FAIL", "1" if fail else "0")
+    return tmp_path / "docker.log"
+
+
+def test_the_swarm_postgres_is_dumped_inside_its_running_task(tmp_path, monkeypatch):
+    runner = _runner()
+    log = _fake_docker(tmp_path, monkeypatch)
+    config = _swarm_config(tmp_path)
+    backup = runner.Runner.__new__(runner.Runner)
+    backup.config = config
+    backup.dump_postgres(config["classes"]["databases"])
+    calls = log.read_text().splitlines()
+    assert calls[0].startswith("ps -q --no-trunc --filter label=com.docker.swarm.service.name=postgres_postgres")
+    assert "exec c0ffee pg_dumpall --globals-only -U postgres" in calls
+    assert "exec c0ffee pg_dump -Fc -U postgres -d authelia" in calls
+    assert (tmp_path / "dumps/postgres/authelia.dump").read_text() == "dump of: pg_dump -Fc -U postgres -d authelia\n"
+    assert (tmp_path / "dumps/globals.sql").read_text() == "dump of: pg_dumpall --globals-only -U postgres\n"
+
+
+def test_a_node_without_the_postgres_task_dumps_nothing_and_a_failed_dump_keeps_the_old_one(tmp_path, monkeypatch):
+    runner = _runner()
+    log = _fake_docker(tmp_path, monkeypatch, task="")
+    config = _swarm_config(tmp_path)
+    backup = runner.Runner.__new__(runner.Runner)
+    backup.config = config
+    backup.dump_postgres(config["classes"]["databases"])
+    assert [c for c in log.read_text().splitlines() if c.startswith("exec")] == []
+    assert not (tmp_path / "dumps/postgres/authelia.dump").exists()
+    (tmp_path / "dumps/postgres").mkdir(parents=True)
+    (tmp_path / "dumps/postgres/authelia.dump").write_text("yesterday")
+    monkeypatch.setenv("FAKE_DOCKER_TASK", "c0ffee")
+    monkeypatch.setenv("FAKE_DOCKER_FAIL", "1")
+    try:
+        backup.dump_postgres(config["classes"]["databases"])
+    except runner.BackupError as exc:
+        assert "failed: pg_dump: error: boom" in str(exc)
+    else:
+        raise AssertionError("a failed dump must stop the backup")
+    assert (tmp_path / "dumps/postgres/authelia.dump").read_text() == "yesterday"

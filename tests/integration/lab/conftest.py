@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -39,7 +40,7 @@ def lab():
     up = playbook("playbooks/lab.yml")
     assert up.returncode == 0, up.stdout[-5000:]
     # The catalog's images, as stand-ins under their own repo:tag, in the lab registry (image_registry).
-    images = subprocess.run(["scripts/standin-images.sh", "--push", "127.0.0.1:5000"], cwd=ROOT, text=True,
+    images = subprocess.run([sys.executable, "scripts/standin_images.py", "--push", "127.0.0.1:5000"], cwd=ROOT, text=True,
                             capture_output=True, check=False)
     assert images.returncode == 0, images.stderr[-3000:]
     inventory = subprocess.run(["ansible-inventory", "-i", "inventories/lab/docker.yml", "--list"], cwd=ROOT, env=env(),

@@ -26,7 +26,7 @@ from ansible_collections.mediastack.core.plugins.module_utils.haproxy import ren
 from ..helpers import ROOT, wait_for
 
 MANAGER, MANAGER_ADDRESS, WORKER = "mslab-m1", "172.31.240.11", "mslab-w1"
-IMAGE = "172.31.240.5:5000/mediastack/standin-base:lab"  # Debian 12 with haproxy 2.6 (scripts/standin-images.sh)
+IMAGE = "172.31.240.5:5000/mediastack/standin-base:lab"  # Debian 12 with haproxy 2.6 (scripts/standin_images.py)
 LB, PORT, STATS = "lbdrill", 18080, 18404
 SOCKET = "/run/haproxy-lbdrill.sock"  # the runtime API, for the servers' addresses
 STATELESS, STATEFUL = "navidrome", "audiobookshelf"

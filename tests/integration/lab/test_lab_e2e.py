@@ -11,7 +11,7 @@ import yaml
 from ..helpers import ROOT, playbook, recap
 
 NODES = ["mslab-m1", "mslab-m2", "mslab-m3", "mslab-w1", "mslab-w2"]
-SERVICES = ["traefik", "authelia", "redis", "postgres", "jellyfin", "navidrome", "audiobookshelf"]  # services_enabled
+SERVICES = ["traefik", "authelia", "redis", "postgres", "jellyfin", "navidrome", "audiobookshelf", "grafana", "loki", "promtail"]  # services_enabled
 
 
 def docker_exec(node: str, *cmd: str) -> str:
@@ -125,9 +125,10 @@ def test_check_mode_on_converged_lab_changes_nothing(first_run, lab):
 
 
 # What site.yml's backup play gives each lab node: the catalog's backup paths of the services its placement
-# allows (mslab-w1: media + gpu, mslab-w2: data + ssd, managers: Traefik's ACME store), one timer per class.
+# allows (mslab-w1: media + gpu, mslab-w2: data + ssd and the Swarm Postgres's dumps, managers: Traefik's ACME
+# store and Grafana's data), one timer per class.
 BACKUP_CLASSES = {"mslab-m1": ["metadata"], "mslab-m2": ["metadata"], "mslab-m3": ["metadata"],
-                  "mslab-w1": ["config", "metadata"], "mslab-w2": ["metadata"]}
+                  "mslab-w1": ["config", "metadata"], "mslab-w2": ["databases", "metadata"]}
 
 
 def test_site_yml_backs_up_what_each_node_may_hold(first_run):
@@ -148,3 +149,23 @@ def test_site_yml_backs_up_what_each_node_may_hold(first_run):
     print("\nrestic snapshots on mslab-w1 after the config class ran: %d, paths %s" % (len(snapshots), paths))
     assert "/srv/mediastack/config/jellyfin" in paths and "/srv/mediastack/config/audiobookshelf" in paths, paths
     assert "backup: postgres: /srv/mediastack/data/postgres is not backed up" in " ".join(first_run.stdout.split())
+
+
+def test_the_swarm_postgres_databases_are_dumped_in_its_task_and_backed_up(first_run):
+    """The databases class on the node that runs the Swarm Postgres: pg_dump inside its task, then restic."""
+    assert first_run.returncode == 0
+    node = "mslab-w2"  # placement role data: the only data node
+    task = docker_exec(node, "docker", "ps", "-q", "--filter", "label=com.docker.swarm.service.name=postgres_postgres")
+    assert task, "the Swarm Postgres does not run on %s" % node
+    docker_exec(node, "systemctl", "start", "mediastack-backup@databases.service")
+    dump = "/var/backups/mediastack/postgres/postgres/authelia.dump"
+    assert docker_exec(node, "head", "-c", "5", dump) == "PGDMP"  # pg_dump's custom format
+    listing = docker_exec(node, "sh", "-c", "docker exec -i %s pg_restore --list < %s" % (task.split()[0], dump))
+    assert "dbname: authelia" in listing, listing[:2000]
+    assert "CREATE ROLE authelia" in docker_exec(node, "cat", "/var/backups/mediastack/postgres/globals-postgres_postgres.sql")
+    snapshots = json.loads(docker_exec(node, "restic", "--no-cache", "-r", "/srv/backup/mediastack", "--password-file",
+                                       "/etc/mediastack-backup/nas.pass", "snapshots", "--json", "--tag", "databases"))
+    paths = sorted({p for s in snapshots for p in s["paths"]})
+    print("\nSwarm Postgres on %s: dump of authelia %s bytes; restic snapshots of class databases: %d, paths %s"
+          % (node, docker_exec(node, "stat", "-c", "%s", dump), len(snapshots), paths))
+    assert "/var/backups/mediastack/postgres" in paths, paths

@@ -80,13 +80,52 @@ def role_vars(out: Path) -> dict[str, dict]:
             "prometheus_config_dir": str(out / "etc/prometheus"),
             "prometheus_environment_file": str(out / "etc/default/prometheus"),
         },
-        "grafana": {
-            "grafana_config_dir": str(out / "grafana"),
-            "grafana_admin_password": GRAFANA_TEST_PASSWORD,
-        },
-        "loki": {"loki_config_dir": str(out / "loki")},
-        "promtail": {"promtail_config_dir": str(out / "promtail")},
+        "grafana": {"services_secrets": {"grafana_admin_password": GRAFANA_TEST_PASSWORD}},
+        "loki": {},
+        "promtail": {},
     }
+
+
+# Grafana, Loki and Promtail are catalog services: their settings render Docker configs in the services plan (the
+# one deploy path). The tests read each config from the file named here.
+SERVICE_ROLES = ["grafana", "loki", "promtail"]
+CONFIG_FILES = {
+    "grafana_ini": "grafana/grafana.ini",
+    "grafana_datasources": "grafana/provisioning/datasources/mediastack.yml",
+    "grafana_dashboard_provider": "grafana/provisioning/dashboards/mediastack.yml",
+    "grafana_dashboard_system_overview": "grafana/dashboards/system_overview.json",
+    "grafana_dashboard_service_health": "grafana/dashboards/service_health.json",
+    "grafana_dashboard_media_analytics": "grafana/dashboards/media_analytics.json",
+    "grafana_dashboard_performance_metrics": "grafana/dashboards/performance_metrics.json",
+    "loki_config": "loki/loki.yaml",
+    "promtail_config": "promtail/promtail.yaml",
+}
+SECRET_FILES = {"grafana_admin_password": "grafana/secrets/grafana_admin_password"}
+
+
+def service_tasks(out: Path, services: list[str]) -> list[dict]:
+    """Plan `services` from the catalog (their settings' preflight, their configs) and write what the plan renders."""
+    return [
+        {
+            "name": "Plan the observability services from the catalog",
+            "ansible.builtin.include_role": {"name": "mediastack.core.services", "tasks_from": "plan", "public": True},
+            "vars": {"services_enabled": SERVICE_ROLES, "services_only": services, "services_domain": "example.org"},
+        },
+        {
+            "name": "Write each Docker config the plan rendered",
+            "ansible.builtin.copy": {"content": "{{ __services_config_data[item.key] }}", "dest": f"{out}/{{{{ item.value }}}}", "mode": "0644"},
+            "loop": "{{ __config_files | dict2items | selectattr('key', 'in', __services_plan.configs) }}",
+            "vars": {"__config_files": CONFIG_FILES},
+        },
+        {
+            "name": "Write each secret the plan reads (no_log)",
+            "ansible.builtin.copy": {"content": "{{ services_secrets[item.key] }}",
+                                     "dest": f"{out}/{{{{ item.value }}}}", "mode": "0600"},
+            "loop": "{{ __secret_files | dict2items | selectattr('key', 'in', __services_plan.secrets) }}",
+            "vars": {"__secret_files": SECRET_FILES},
+            "no_log": True,
+        },
+    ]
 
 
 @dataclass
@@ -97,13 +136,19 @@ class Run:
 
 
 def run_roles(tmp: Path, roles: dict[str, dict], extra_vars: dict | None = None) -> Run:
-    """Run the given roles (name -> vars on top of role_vars) on host mgr1 with a local connection."""
+    """Run the given roles (name -> vars on top of role_vars) on host mgr1 with a local connection; Grafana, Loki and
+    Promtail through the services plan, which checks their settings and renders their Docker configs."""
     tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / "out"
     out.mkdir(exist_ok=True)
     for parent in ("etc/default", "etc/systemd/system", "usr/local/sbin", "var/lib/prometheus"):
         (out / parent).mkdir(parents=True, exist_ok=True)  # present on every Debian host
+    for relative in [*CONFIG_FILES.values(), *SECRET_FILES.values()]:
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
     base = role_vars(out)
+    services = [name for name in roles if name in SERVICE_ROLES]
+    # Every observability service is enabled (Promtail needs Loki), so Grafana's secret is always there.
+    settings = {**base["grafana"], **{key: value for name in services for key, value in {**base[name], **roles[name]}.items()}}
     inventory = yaml.safe_load(yaml.safe_dump(INVENTORY))
     inventory["all"]["hosts"]["mgr1"].update(
         {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
@@ -114,7 +159,10 @@ def run_roles(tmp: Path, roles: dict[str, dict], extra_vars: dict | None = None)
             "name": "Render observability roles",
             "hosts": "mgr1",
             "gather_facts": False,
-            "roles": [{"role": f"mediastack.core.{name}", "vars": {**base[name], **overrides}} for name, overrides in roles.items()],
+            "vars": settings,
+            "roles": [{"role": f"mediastack.core.{name}", "vars": {**base[name], **overrides}}
+                      for name, overrides in roles.items() if name not in SERVICE_ROLES],
+            "tasks": service_tasks(out, services) if services else [],
         }
     ]
     (tmp / "play.yml").write_text(yaml.safe_dump(play, sort_keys=False))
@@ -133,8 +181,10 @@ ALL_ROLES = ["node_exporter", "alertmanager", "prometheus", "grafana", "loki", "
 @pytest.fixture(scope="session")
 def rendered(tmp_path_factory: pytest.TempPathFactory, promtool: str, amtool: str) -> Path:
     """Every role rendered once, with their `validate:` checks (promtool, amtool) run by Ansible."""
+    # what the filter catalog_scrape_targets derives from the catalog (Traefik's metrics entrypoint on the first manager)
     service_targets = [
-        {"name": "jellyfin", "hosts": ["tasks.jellyfin"], "port": 8096},
+        {"name": "traefik", "hosts": ["mgr1"], "port": 8082, "path": "/metrics"},
+        {"name": "jellyfin", "hosts": ["mgr1"], "port": 8082, "path": "/metrics/jellyfin"},
         {"name": "postgres", "hosts": ["mgr1"], "port": 9187},
     ]
     run = run_roles(

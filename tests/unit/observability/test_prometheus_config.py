@@ -52,8 +52,9 @@ def test_targets_follow_the_inventory_and_node_labels(rendered: Path) -> None:
     assert targets(config, "nvidia_gpu") == {"10.0.0.21:9835": {"node": "gpu1"}}
     assert set(targets(config, "traefik")) == {"10.0.0.11:8082"}
     assert targets(config, "prometheus") == {"10.0.0.11:9090": {"node": "mgr1"}}
-    # services that declare a metrics endpoint
-    assert targets(config, "jellyfin") == {"tasks.jellyfin:8096": {"service": "jellyfin"}}
+    # catalog services: through Traefik's metrics entrypoint on the first manager, one path each
+    assert targets(config, "jellyfin") == {"10.0.0.11:8082": {"service": "jellyfin", "node": "mgr1"}}
+    assert [s["metrics_path"] for s in config["scrape_configs"] if s["job_name"] == "jellyfin"] == ["/metrics/jellyfin"]
     assert targets(config, "postgres") == {"10.0.0.11:9187": {"service": "postgres", "node": "mgr1"}}
     [probe] = [s for s in config["scrape_configs"] if s["job_name"] == "blackbox_http"]
     assert probe["static_configs"] == [{"targets": ["https://jellyfin.example.org/health"]}]

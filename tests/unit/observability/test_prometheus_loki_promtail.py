@@ -61,7 +61,7 @@ def test_a_bad_loki_retention_fails_before_any_change(tmp_path: Path, retention:
     run = run_roles(tmp_path, {"loki": {"loki_retention_period": retention}})
     assert run.rc != 0
     assert "loki_retention_period" in run.output
-    assert not (run.out / "loki").exists()
+    assert not (run.out / "loki/loki.yaml").exists()
 
 
 def test_promtail_reads_container_logs_with_json_timestamp_labels_stages(rendered: Path) -> None:
@@ -83,4 +83,4 @@ def test_a_promtail_label_that_is_never_extracted_fails(tmp_path: Path) -> None:
     run = run_roles(tmp_path, {"promtail": {"promtail_labels": ["level", "user_id"]}})
     assert run.rc != 0
     assert "must be a key of" in run.output
-    assert not (run.out / "promtail").exists()
+    assert not (run.out / "promtail/promtail.yaml").exists()

@@ -31,7 +31,7 @@ JELLYFIN_GPU = {
     "generic_resources": [{"kind": "NVIDIA-GPU-0", "value": 1}], "shared": False, "shared_with": [],
 }
 SECRETS = ["authelia_jwt_secret", "authelia_session_secret", "authelia_storage_encryption_key", "authelia_db_password",
-           "postgres_password", "immich_db_password", "authelia_users"]
+           "postgres_password", "immich_db_password", "authelia_users", "grafana_admin_password"]
 
 
 @pytest.fixture(scope="module")

@@ -185,7 +185,7 @@ class TestTraefikStatic:
     def test_entrypoints_match_the_seed_traefik_service(self):
         eps = traefik_static_config(ACME_HTTP)["entryPoints"]
         published = {p["target"] for p in SEED["traefik"]["ports"]}
-        assert published == {int(eps[n]["address"][1:]) for n in ("web", "websecure")}
+        assert published == {int(eps[n]["address"][1:]) for n in ("web", "websecure", "metrics")}
         assert int(eps["metrics"]["address"][1:]) == SEED["traefik"]["metrics"]["port"]
         assert "--ping" in SEED["traefik"]["healthcheck"]["test"]
 

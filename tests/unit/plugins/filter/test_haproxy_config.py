@@ -24,7 +24,7 @@ SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml
 PLATFORM = {"domain": "media.example.org"}
 ROUTED = ["audiobookshelf", "authelia", "immich", "jellyfin", "navidrome"]  # traefik routes to api@internal
 SERVERS = {"jellyfin": ["10.0.0.11:8096", "10.0.0.12:8096"], "navidrome": ["10.0.0.11:4533"], "audiobookshelf": ["127.0.0.1:13378"],
-           "authelia": ["[fd00::5]:9091"], "immich": ["localhost:2283"]}
+           "authelia": ["[fd00::5]:9091"], "immich": ["localhost:2283"], "grafana": ["10.0.0.12:3000"]}
 HAPROXY = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").is_file() else None)
 
 
@@ -258,7 +258,7 @@ class TestProblems:
 
     def test_domain(self):
         assert problems(platform={}) == [
-            "haproxy: domain is empty but the routed services (audiobookshelf, authelia, immich, jellyfin, navidrome) need it; "
+            "haproxy: domain is empty but the routed services (audiobookshelf, authelia, grafana, immich, jellyfin, navidrome) need it; "
             "set domain (or the platform domain), e.g. media.example.org"]
         assert problems({"domain": "Not A Domain"}) == ["haproxy: domain 'Not A Domain' is not a DNS name; set domain to e.g. media.example.org"]
 

@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[4]
 SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))
 ENABLED = ("traefik", "authelia", "redis", "postgres", "jellyfin", "navidrome", "audiobookshelf")
 SECRETS = ["authelia_jwt_secret", "authelia_session_secret", "authelia_storage_encryption_key", "authelia_db_password",
-           "postgres_password", "immich_db_password", "authelia_users"]  # authelia_users: rendered by the services role
+           "postgres_password", "immich_db_password", "authelia_users",
+           "grafana_admin_password"]  # authelia_users, grafana_admin_password: rendered by the services role
 PLATFORM = {"domain": "media.example.org", "gpu_nodes": ["w1"], "secrets": SECRETS}
 ROOTDIR = "/srv/mediastack"
 
@@ -104,13 +105,13 @@ class TestDeployOrder:
         assert out["configs"] == [] and out["postgres"] == [] and out["secrets"] == []
 
     def test_full_plan_removes_disabled_services(self):
-        assert plan()["remove"] == ["immich"]
+        assert plan()["remove"] == ["grafana", "immich", "loki", "promtail"]
         assert plan(enabled=None)["remove"] == []
         catalog = seed()
         catalog["immich"]["enabled"] = False
         out = plan(catalog, enabled=None)
         assert out["remove"] == ["immich"] and "immich" not in out["order"]
-        assert plan(enabled=ENABLED[:-1])["remove"] == ["audiobookshelf", "immich"]
+        assert plan(enabled=ENABLED[:-1])["remove"] == ["audiobookshelf", "grafana", "immich", "loki", "promtail"]
 
     def test_cycle_is_named(self):
         catalog = seed()
@@ -571,7 +572,8 @@ class TestBackupServices:
         plan = self.plan()
         for hostname, role, labels in (MEDIA_GPU, MEDIA_CPU, DATA_SSD, DATA_HDD, MANAGER):
             got = {s["name"] for s in backup_services(plan, hostname, role, labels)["services"]}
-            want = {e["service"] for e in plan["backup"] if e["paths"] and node_matches(e["constraints"], hostname, role, labels)}
+            want = {e["service"] for e in plan["backup"]
+                    if (e["paths"] or e.get("databases")) and node_matches(e["constraints"], hostname, role, labels)}
             runs = {p["service"] for p in host_paths(plan, hostname, role, labels)}
             assert got == want and got <= runs, (hostname, got, want, runs)
         assert {s["name"] for s in backup_services(plan, *MEDIA_GPU)["services"]} == {"audiobookshelf", "jellyfin", "navidrome"}
@@ -596,11 +598,26 @@ class TestBackupServices:
         paths = [p for s in backup_services(plan, *MEDIA_GPU)["services"] for ps in s["paths"].values() for p in ps]
         assert paths and all(p.startswith("/tank/ms/") for p in paths), paths
 
-    def test_the_live_postgres_data_directory_is_reported_not_copied(self):
+    def test_the_live_postgres_data_directory_is_reported_not_copied_and_its_databases_are_dumped(self):
+        from ansible_collections.mediastack.core.plugins.filter.backup_plan import backup_plan
+
         result = backup_services(self.plan(), *DATA_SSD)
-        assert [s["name"] for s in result["services"]] == ["redis"]
+        assert [s["name"] for s in result["services"]] == ["postgres", "redis"]
         assert [(s["service"], s["path"]) for s in result["not_backed_up"]] == [("postgres", ROOTDIR + "/data/postgres")]
         assert "not a consistent backup" in result["not_backed_up"][0]["reason"]
+        postgres = result["services"][0]
+        # every database an enabled service declares, dumped in the running task of the Swarm service postgres_postgres
+        assert postgres == {"name": "postgres", "paths": {},
+                            "databases": [{"name": "authelia", "swarm_service": "postgres_postgres"}]}
+        plan = backup_plan(result["services"], dump_dir="/var/backups/ms")
+        assert plan["classes"]["databases"]["postgres"] == [
+            {"database": "authelia", "swarm_service": "postgres_postgres", "user": "postgres", "service": "postgres",
+             "file": "/var/backups/ms/postgres/postgres/authelia.dump"}]
+        assert plan["postgres_servers"] == [{"swarm_service": "postgres_postgres", "user": "postgres",
+                                             "globals_file": "/var/backups/ms/postgres/globals-postgres_postgres.sql"}]
+        assert plan["classes"]["databases"]["paths"] == ["/var/backups/ms/postgres"]
+        # a node that may not run Postgres dumps nothing of it
+        assert "postgres" not in [s["name"] for s in backup_services(self.plan(), *MEDIA_GPU)["services"]]
 
     def test_the_result_feeds_the_backup_roles_plan(self):
         from ansible_collections.mediastack.core.plugins.filter.backup_plan import backup_plan
