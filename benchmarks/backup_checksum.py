@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".cache" / "collections"))
-from ansible_collections.mediastack.core.plugins.module_utils.backup_manifest import build_manifest  # noqa: E402
+from ansible_collections.mediastack.core.plugins.module_utils.backup.manifest import build_manifest  # noqa: E402
 
 
 def best_of(runs: int, func):

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import CatalogError, authelia_rules, parse_catalog
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError, authelia_rules, parse_catalog
 
 
 def catalog_authelia_rules(catalog: Any, domain: str, enabled: Optional[Any] = None) -> list[dict[str, Any]]:

@@ -9,9 +9,9 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import CatalogError
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import backup_services, capacity_problems, deploy_plan, host_paths
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_metrics import scrape_targets
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.plan import backup_services, capacity_problems, deploy_plan, host_paths
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.metrics import scrape_targets
 
 
 def catalog_deploy_plan(catalog: Any, platform: Optional[Any] = None, enabled: Optional[Any] = None, only: Optional[Any] = None) -> dict[str, Any]:
@@ -100,7 +100,7 @@ def catalog_host_paths(plan: Any, hostname: str, role: str = "worker", labels: O
 
 
 def catalog_backup_services(plan: Any, hostname: str, role: str = "worker", labels: Optional[Any] = None) -> dict[str, Any]:
-    """The backup role's backup_services for one node: {services, not_backed_up} (module_utils/catalog_backup.py)."""
+    """The backup role's backup_services for one node: {services, not_backed_up} (module_utils/catalog/backup.py)."""
     return _for_node("catalog_backup_services", "backup", backup_services, plan, hostname, role, labels)
 
 

@@ -8,8 +8,8 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import CatalogError, parse_service, render_stack
-from ansible_collections.mediastack.core.plugins.module_utils.stack_status import stamp_stack
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError, parse_service, render_stack
+from ansible_collections.mediastack.core.plugins.module_utils.swarm.stack_status import stamp_stack
 
 
 def catalog_stack(service: Any, platform: Optional[Any] = None, name: Optional[str] = None, gpu_assignment: Optional[Any] = None) -> dict[str, Any]:

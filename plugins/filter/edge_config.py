@@ -3,7 +3,7 @@
 """Edge configuration filters: Traefik v3 static/dynamic configuration, Authelia 4.39 configuration and users database.
 
 Each filter is documented by its sidecar YAML (``traefik_static_config.yml``, ``traefik_dynamic_config.yml``,
-``authelia_configuration.yml``, ``authelia_users_database.yml``); the work is in ``module_utils/edge.py``.
+``authelia_configuration.yml``, ``authelia_users_database.yml``); the work is in ``module_utils/edge/traefik_authelia.py``.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils import edge
+from ansible_collections.mediastack.core.plugins.module_utils.edge import traefik_authelia as edge
 
 
 def _fail(name: str, exc: edge.EdgeError) -> AnsibleFilterError:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.gpu_assign import GpuAssignError, merge_node_assignments
+from ansible_collections.mediastack.core.plugins.module_utils.gpu.assign import GpuAssignError, merge_node_assignments
 
 FACT = "nvidia_gpu_assignment"
 

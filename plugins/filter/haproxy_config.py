@@ -8,8 +8,8 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import CatalogError, parse_catalog, platform_settings
-from ansible_collections.mediastack.core.plugins.module_utils.haproxy import HaproxyConfigError, render_haproxy
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError, parse_catalog, platform_settings
+from ansible_collections.mediastack.core.plugins.module_utils.edge.haproxy import HaproxyConfigError, render_haproxy
 
 
 def haproxy_config(catalog: Any, settings: Optional[Any] = None, enabled: Optional[Any] = None, platform: Optional[Any] = None) -> str:

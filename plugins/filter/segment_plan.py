@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.netplan import NetPlanError, derive_plan
+from ansible_collections.mediastack.core.plugins.module_utils.network.netplan import NetPlanError, derive_plan
 
 
 def segment_plan(plan: list, docker_pools: list | None = None) -> list:

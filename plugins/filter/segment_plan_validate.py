@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.netplan import NetPlanError, validate_plan
+from ansible_collections.mediastack.core.plugins.module_utils.network.netplan import NetPlanError, validate_plan
 
 
 def segment_plan_validate(plan: list, docker_pools: list | None = None) -> bool:

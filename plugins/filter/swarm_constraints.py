@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ``swarm_constraints`` filter: a service's placement needs to Swarm constraints.
 
-The rules live in ``module_utils/catalog_placement.py`` so the service catalog uses the same code.
+The rules live in ``module_utils/catalog/placement.py`` so the service catalog uses the same code.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_placement import PlacementError, placement_constraints
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.placement import PlacementError, placement_constraints
 
 
 def swarm_constraints(needs: Any) -> list[str]:

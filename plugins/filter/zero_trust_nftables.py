@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.netplan import NetPlanError, render_nftables
+from ansible_collections.mediastack.core.plugins.module_utils.network.netplan import NetPlanError, render_nftables
 
 
 def zero_trust_nftables(rules: list, plan: list, chain_policy: str = "accept", table: str = "mediastack", log_denied: bool = True) -> str:

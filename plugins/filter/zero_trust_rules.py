@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.netplan import NetPlanError, expand_policy
+from ansible_collections.mediastack.core.plugins.module_utils.network.netplan import NetPlanError, expand_policy
 
 
 def zero_trust_rules(policy: dict, plan: list, docker_pools: list | None = None) -> list:

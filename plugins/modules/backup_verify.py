@@ -318,19 +318,19 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.mediastack.core.plugins.module_utils.backup_engine import (
+from ansible_collections.mediastack.core.plugins.module_utils.backup.engine import (
     EngineError,
     is_local_repository,
     local_path,
     open_repository,
 )
-from ansible_collections.mediastack.core.plugins.module_utils.backup_manifest import (
+from ansible_collections.mediastack.core.plugins.module_utils.backup.manifest import (
     ManifestError,
     load_manifest,
     sha256_file,
     sorted_sample,
 )
-from ansible_collections.mediastack.core.plugins.module_utils.backup_policy import (
+from ansible_collections.mediastack.core.plugins.module_utils.backup.policy import (
     PolicyError,
     format_duration,
     normalize_retention,
@@ -338,7 +338,7 @@ from ansible_collections.mediastack.core.plugins.module_utils.backup_policy impo
     restic_keeps_oldest,
     retention_report,
 )
-from ansible_collections.mediastack.core.plugins.module_utils.backup_postgres import ThrowawayPostgres
+from ansible_collections.mediastack.core.plugins.module_utils.backup.postgres import ThrowawayPostgres
 
 _PROBLEM = re.compile(r"(error|does not match|fatal|failed|missing|invalid|damaged|corrupt|unreferenced pack)", re.IGNORECASE)
 _URL_CREDENTIALS = re.compile(r"(://[^/:@]+):[^/@]+@")

@@ -230,14 +230,14 @@ gpu_count:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.mediastack.core.plugins.module_utils.gpu_assign import (
+from ansible_collections.mediastack.core.plugins.module_utils.gpu.assign import (
     DEFAULT_KIND,
     STRATEGIES,
     GpuAssignError,
     assign,
     merge_requests,
 )
-from ansible_collections.mediastack.core.plugins.module_utils.nvml import (
+from ansible_collections.mediastack.core.plugins.module_utils.gpu.nvml import (
     PYNVML_IMPORT_ERROR,
     NvmlFailure,
     collect_facts,

@@ -246,7 +246,7 @@ gpus:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mediastack.core.plugins.module_utils.nvml import (
+from ansible_collections.mediastack.core.plugins.module_utils.gpu.nvml import (
     NvmlFailure,
     collect_facts,
     pynvml,

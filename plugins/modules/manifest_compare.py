@@ -149,7 +149,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.mediastack.core.plugins.module_utils.backup_manifest import (
+from ansible_collections.mediastack.core.plugins.module_utils.backup.manifest import (
     ManifestError,
     build_manifest,
     compare_manifests,

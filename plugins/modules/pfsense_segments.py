@@ -164,8 +164,8 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.mediastack.core.plugins.module_utils.netplan import NetPlanError, derive_plan, expand_policy
-from ansible_collections.mediastack.core.plugins.module_utils.pfsense_config import (
+from ansible_collections.mediastack.core.plugins.module_utils.network.netplan import NetPlanError, derive_plan, expand_policy
+from ansible_collections.mediastack.core.plugins.module_utils.network.pfsense import (
     PfsenseConfigError,
     SegmentConfig,
     canonical,

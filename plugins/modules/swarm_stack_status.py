@@ -146,7 +146,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.mediastack.core.plugins.module_utils.stack_status import STACK_LABEL, not_converged, summarise, up_to_date
+from ansible_collections.mediastack.core.plugins.module_utils.swarm.stack_status import STACK_LABEL, not_converged, summarise, up_to_date
 
 try:
     import docker  # Debian python3-docker; community.docker's modules need it on the node as well

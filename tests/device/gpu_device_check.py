@@ -33,7 +33,7 @@ def import_collection() -> Any:
     (base / "ansible_collections" / "mediastack").mkdir(parents=True)
     os.symlink(ROOT, base / "ansible_collections" / "mediastack" / "core")
     sys.path.insert(0, str(base))
-    from ansible_collections.mediastack.core.plugins.module_utils import gpu_assign, nvml  # pylint: disable=import-outside-toplevel
+    from ansible_collections.mediastack.core.plugins.module_utils.gpu import assign as gpu_assign, nvml  # pylint: disable=import-outside-toplevel
 
     return nvml, gpu_assign
 
@@ -52,7 +52,7 @@ def main() -> int:
     nvml, gpu_assign = import_collection()
     print("pynvml:", "present (%s)" % getattr(nvml.pynvml, "__file__", "?") if nvml.HAS_PYNVML else "MISSING")
     facts = nvml.collect_facts(nvml.pynvml)
-    show("gpu_info facts (module_utils.nvml.collect_facts on real NVML)", facts)
+    show("gpu_info facts (module_utils.gpu.nvml.collect_facts on real NVML)", facts)
 
     def attempt(title: str, services: Dict[str, Any], **kwargs: Any) -> Dict[str, Any]:
         try:

@@ -90,7 +90,7 @@ def test_the_made_up_service_plans_renders_and_has_its_tag(collection: Path, add
     assert "roles/%s/tasks/main.yml" % NEW in added
     sys.path.insert(0, str(collection.parents[2]))
     try:
-        from ansible_collections.mediastack.core.plugins.module_utils import catalog, catalog_deploy
+        from ansible_collections.mediastack.core.plugins.module_utils.catalog import model as catalog, plan as catalog_deploy
     finally:
         sys.path.pop(0)
     entries = yaml.safe_load((collection / CATALOG).read_text(encoding="utf-8"))

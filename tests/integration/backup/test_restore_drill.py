@@ -20,7 +20,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mediastack.core.plugins.filter.backup_plan import backup_plan
-from ansible_collections.mediastack.core.plugins.module_utils.backup_postgres import ThrowawayPostgres
+from ansible_collections.mediastack.core.plugins.module_utils.backup.postgres import ThrowawayPostgres
 from ansible_collections.mediastack.core.plugins.modules import backup_verify
 
 ROOT = Path(__file__).resolve().parents[3]

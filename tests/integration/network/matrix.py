@@ -40,7 +40,7 @@ def _import_netplan():
         os.symlink("../../../..", link)
     if str(collections) not in sys.path:
         sys.path.insert(0, str(collections))
-    from ansible_collections.mediastack.core.plugins.module_utils import netplan  # pylint: disable=import-outside-toplevel
+    from ansible_collections.mediastack.core.plugins.module_utils.network import netplan  # pylint: disable=import-outside-toplevel
 
     return netplan
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.mediastack.core.plugins.module_utils.netplan import expand_policy, render_nftables
+from ansible_collections.mediastack.core.plugins.module_utils.network.netplan import expand_policy, render_nftables
 
 ROOT = Path(__file__).resolve().parents[3]
 SEED = yaml.safe_load((Path(__file__).resolve().parent / "seed_plan.yml").read_text())

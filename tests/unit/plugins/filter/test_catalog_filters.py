@@ -19,7 +19,7 @@ from ansible_collections.mediastack.core.plugins.filter.catalog_authelia_rules i
 from ansible_collections.mediastack.core.plugins.filter.catalog_stack import catalog_stack
 from ansible_collections.mediastack.core.plugins.filter.catalog_validate import catalog_validate
 from ansible_collections.mediastack.core.plugins.filter.gpu_service_assignments import gpu_service_assignments
-from ansible_collections.mediastack.core.plugins.module_utils import gpu_assign
+from ansible_collections.mediastack.core.plugins.module_utils.gpu import assign as gpu_assign
 
 ROOT = Path(__file__).resolve().parents[4]
 SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""Unit tests of haproxy_config (module_utils/haproxy.py): rendering from the catalog and every bad input.
+"""Unit tests of haproxy_config (module_utils/edge/haproxy.py): rendering from the catalog and every bad input.
 
 The seed catalog's rendering, with DNS discovery and with explicit servers, passes ``haproxy -c``
 (skipped with a reason where the haproxy binary is absent). The behaviour of the rendered
@@ -16,8 +16,8 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mediastack.core.plugins.filter.haproxy_config import FilterModule, haproxy_config
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import parse_catalog
-from ansible_collections.mediastack.core.plugins.module_utils.haproxy import HaproxyConfigError, render_haproxy
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import parse_catalog
+from ansible_collections.mediastack.core.plugins.module_utils.edge.haproxy import HaproxyConfigError, render_haproxy
 
 ROOT = Path(__file__).resolve().parents[4]
 SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))

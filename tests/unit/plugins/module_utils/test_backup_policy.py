@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ansible_collections.mediastack.core.plugins.module_utils.backup_policy import (
+from ansible_collections.mediastack.core.plugins.module_utils.backup.policy import (
     PolicyError,
     apply_borg_policy,
     apply_restic_policy,

@@ -1,4 +1,4 @@
-"""Unit tests of the deploy plan (module_utils/catalog_deploy.py) and its filters (filter/catalog_plan.py).
+"""Unit tests of the deploy plan (module_utils/catalog/plan.py) and its filters (filter/catalog_plan.py).
 
 Behaviour on the seed catalog (roles/services/files/catalog-seed.yml): the deploy order puts dependencies
 first, the plan names what each service needs before its stack (secrets, configs, databases, routes,
@@ -17,8 +17,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.mediastack.core.plugins.filter.catalog_plan import (
     catalog_backup_services, catalog_deploy_plan, catalog_gpu_nodes, catalog_host_paths, catalog_node_paths,
 )
-from ansible_collections.mediastack.core.plugins.module_utils import catalog as cat
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import backup_services, deploy_order, deploy_plan, host_paths, node_matches
+from ansible_collections.mediastack.core.plugins.module_utils.catalog import model as cat
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.plan import backup_services, deploy_order, deploy_plan, host_paths, node_matches
 
 ROOT = Path(__file__).resolve().parents[4]
 SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))
@@ -498,7 +498,7 @@ class TestConfigsField:
 
 from ansible_collections.mediastack.core.plugins.filter.catalog_plan import (  # noqa: E402
     catalog_capacity_problems, catalog_plan_problems)
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import capacity_problems  # noqa: E402
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.plan import capacity_problems  # noqa: E402
 
 
 def nodes(cpus=16, memory_mb=65536, free_gib=500.0):

@@ -9,8 +9,8 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mediastack.core.plugins.filter.catalog_plan import catalog_scrape_targets
-from ansible_collections.mediastack.core.plugins.module_utils import catalog as cat
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_deploy import capacity_problems, deploy_plan
+from ansible_collections.mediastack.core.plugins.module_utils.catalog import model as cat
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.plan import capacity_problems, deploy_plan
 
 ROOT = Path(__file__).resolve().parents[4]
 SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))

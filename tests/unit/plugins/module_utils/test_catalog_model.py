@@ -1,4 +1,4 @@
-"""Unit tests of the catalog model (module_utils/catalog.py): parsing, validation and its messages."""
+"""Unit tests of the catalog model (module_utils/catalog/model.py): parsing, validation and its messages."""
 from __future__ import annotations
 
 import copy
@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from ansible_collections.mediastack.core.plugins.module_utils import catalog as cat
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_placement import PlacementError, placement_constraints
+from ansible_collections.mediastack.core.plugins.module_utils.catalog import model as cat
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.placement import PlacementError, placement_constraints
 
 BASE = {
     "image": "deluan/navidrome:0.55.2",

@@ -1,11 +1,11 @@
-"""module_utils/gpu_assign.py: explicit maps, policies, sharing and the messages for impossible requests."""
+"""module_utils/gpu/assign.py: explicit maps, policies, sharing and the messages for impossible requests."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
 
 import pytest
 
-from ansible_collections.mediastack.core.plugins.module_utils import gpu_assign, nvml
+from ansible_collections.mediastack.core.plugins.module_utils.gpu import assign as gpu_assign, nvml
 from ansible_collections.mediastack.core.tests.unit.plugins.module_utils.test_nvml_fake import (
     FakeNvml,
     a100_mig,

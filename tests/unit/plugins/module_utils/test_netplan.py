@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.mediastack.core.plugins.module_utils.netplan import (
+from ansible_collections.mediastack.core.plugins.module_utils.network.netplan import (
     TRACKER_BASE,
     TRACKER_SPAN,
     NetPlanError,

@@ -1,9 +1,9 @@
-"""module_utils/nvml.py against the fake NVML layer: what each kind of host reports."""
+"""module_utils/gpu/nvml.py against the fake NVML layer: what each kind of host reports."""
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mediastack.core.plugins.module_utils import nvml
+from ansible_collections.mediastack.core.plugins.module_utils.gpu import nvml
 from ansible_collections.mediastack.core.tests.unit.plugins.module_utils.test_nvml_fake import (
     ARCH_UNKNOWN,
     BRAND_NVIDIA,

@@ -1,4 +1,4 @@
-"""A fake NVML layer (the slice of ``pynvml`` that ``module_utils/nvml.py`` uses) and card presets.
+"""A fake NVML layer (the slice of ``pynvml`` that ``module_utils/gpu/nvml.py`` uses) and card presets.
 
 The GPU tests import it by its package path; the tests at the bottom prove that every function,
 constant and exception class the fake exposes exists in the real ``pynvml`` with the same value,
@@ -82,7 +82,7 @@ class _Struct:
 
 
 class FakeNvml:
-    """Exposes the pynvml functions, constants and exceptions used by module_utils/nvml.py."""
+    """Exposes the pynvml functions, constants and exceptions used by module_utils/gpu/nvml.py."""
 
     NVMLError = NVMLError
     NVML_ENCODER_QUERY_H264 = 0

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.mediastack.core.plugins.module_utils.stack_status import (SPEC_HASH_LABEL, explain_pending, not_converged, spec_hash,
-                                                                                   stamp_stack, summarise, up_to_date)
+from ansible_collections.mediastack.core.plugins.module_utils.swarm.stack_status import (SPEC_HASH_LABEL, explain_pending, not_converged, spec_hash,
+                                                                                         stamp_stack, summarise, up_to_date)
 
 GPU = "GPU-4f1c2a77-0000-4000-8000-000000000001"
 

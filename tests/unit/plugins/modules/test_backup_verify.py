@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.mediastack.core.plugins.module_utils.backup_manifest import build_manifest, write_manifest
+from ansible_collections.mediastack.core.plugins.module_utils.backup.manifest import build_manifest, write_manifest
 from ansible_collections.mediastack.core.plugins.modules import backup_verify
 
 pytestmark = pytest.mark.skipif(shutil.which("restic") is None, reason="restic is not installed (apt-get install restic)")

@@ -1,7 +1,7 @@
 """mediastack.core.gpu_assign driven through AnsibleModule: facts given or read from a fake NVML."""
 from __future__ import annotations
 
-from ansible_collections.mediastack.core.plugins.module_utils import nvml
+from ansible_collections.mediastack.core.plugins.module_utils.gpu import nvml
 from ansible_collections.mediastack.core.plugins.modules import gpu_assign
 from ansible_collections.mediastack.core.tests.unit.plugins.module_utils.test_nvml_fake import (
     FakeNvml,

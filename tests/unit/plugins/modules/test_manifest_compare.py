@@ -7,7 +7,7 @@ import shutil
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.mediastack.core.plugins.module_utils.backup_manifest import build_manifest, write_manifest
+from ansible_collections.mediastack.core.plugins.module_utils.backup.manifest import build_manifest, write_manifest
 from ansible_collections.mediastack.core.plugins.modules import manifest_compare
 
 

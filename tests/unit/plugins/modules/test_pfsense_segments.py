@@ -13,7 +13,7 @@ import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.mediastack.core.plugins.module_utils.pfsense_config import canonical
+from ansible_collections.mediastack.core.plugins.module_utils.network.pfsense import canonical
 from ansible_collections.mediastack.core.plugins.modules import pfsense_segments
 
 ROOT = Path(__file__).resolve().parents[4]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 import typing as t
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import (
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import (
     CatalogError, Service, _unknown, _volume_source, format_cpus, parse_catalog, platform_settings, validate_catalog,
 )
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_backup import backup_entries
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.backup import backup_entries
 
 CONSTRAINT = re.compile(r"^\s*node\.(labels\.(?P<label>[A-Za-z0-9_.-]+)|role|hostname)\s*(?P<op>==|!=)\s*(?P<value>\S+)\s*$")
 
@@ -106,7 +106,7 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
         "gpu_requests": {svc.name: {"profiles": list(svc.gpu.profiles), "count": svc.gpu.count}
                          for svc in sorted(services.values(), key=lambda s: s.name) if svc.gpu},
         "gpu_resource_kind": str(settings["gpu_resource_kind"]),
-        # What Prometheus scrapes (module_utils/catalog_metrics.py): every enabled service that declares metrics, also
+        # What Prometheus scrapes (module_utils/catalog/metrics.py): every enabled service that declares metrics, also
         # when `only` deploys a few, and the edge service whose metrics entrypoint serves them.
         "metrics": {svc.name: {"port": svc.metrics["port"], "path": svc.metrics["path"]}
                     for svc in sorted(services.values(), key=lambda s: s.name) if svc.metrics},
@@ -118,7 +118,7 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
                                          else int(svc.resources.memory * float(settings["reservation_ratio"]))),
                       "constraints": list(svc.constraints), "global": svc.mode == "global"} for svc in chosen],
         "storage_root": settings["storage_root"],
-        # Host paths per backup class of each service with backup_paths (module_utils/catalog_backup.py).
+        # Host paths per backup class of each service with backup_paths (module_utils/catalog/backup.py).
         "backup": backup_entries(chosen, settings),
     }
 

@@ -21,7 +21,7 @@ import re
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import (
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import (
     DOMAIN, DURATION, GROUP_NAME, SERVICE_NAME, CatalogError, Service, authelia_rules, parse_catalog,
 )
 

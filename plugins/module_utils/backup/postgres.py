@@ -18,7 +18,7 @@ import socket
 import tempfile
 from typing import Any, Dict, List, Optional, Tuple
 
-from ansible_collections.mediastack.core.plugins.module_utils.backup_engine import EngineError, Runner
+from ansible_collections.mediastack.core.plugins.module_utils.backup.engine import EngineError, Runner
 
 
 def quote_identifier(name: str) -> str:

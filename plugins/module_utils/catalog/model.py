@@ -20,8 +20,8 @@ import typing as t
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog_placement import PlacementError, placement_constraints
-from ansible_collections.mediastack.core.plugins.module_utils.gpu_assign import DEFAULT_KIND, KIND_PATTERN, PROFILE_ALIASES, PROFILES, driver_capabilities
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.placement import PlacementError, placement_constraints
+from ansible_collections.mediastack.core.plugins.module_utils.gpu.assign import DEFAULT_KIND, KIND_PATTERN, PROFILE_ALIASES, PROFILES, driver_capabilities
 
 SEGMENTS = ("media", "admin", "data", "dmz")
 AUTH_POLICIES = ("bypass", "one_factor", "two_factor")
@@ -77,7 +77,7 @@ PLATFORM_DEFAULTS = {
     "redis_service": "redis",
     "edge_service": "traefik",
     # Prometheus (on the first manager's host) cannot reach the overlays: it scrapes a catalog service's metrics
-    # through the edge service's metrics entrypoint, at /metrics/<service> (module_utils/catalog_metrics.py).
+    # through the edge service's metrics entrypoint, at /metrics/<service> (module_utils/catalog/metrics.py).
     "metrics_entrypoint": "metrics",
     # A GPU service that reserves a generic resource gets a companion global service on the GPU nodes,
     # attached to the same networks: Swarm rejects a task with generic resources on a node that has no

@@ -14,7 +14,7 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import CatalogError
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError
 
 
 def scrape_targets(plan: t.Mapping[str, t.Any], hosts: t.Sequence[str]) -> t.List[t.Dict[str, t.Any]]:

@@ -22,7 +22,7 @@ import re
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import DOMAIN, Route, Service
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import DOMAIN, Route, Service
 
 SETTINGS_DEFAULTS = {
     "domain": "",

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import Service, _volume_source, backup_volume
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import Service, _volume_source, backup_volume
 
 CLASS_OF_KIND = {"config": "config", "host": "config", "data": "metadata", "media": "media"}
 

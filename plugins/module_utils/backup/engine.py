@@ -14,7 +14,7 @@ import os
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ansible_collections.mediastack.core.plugins.module_utils.backup_policy import parse_timestamp
+from ansible_collections.mediastack.core.plugins.module_utils.backup.policy import parse_timestamp
 
 Runner = Callable[[List[str], Dict[str, str], Optional[str]], Tuple[int, str, str]]
 

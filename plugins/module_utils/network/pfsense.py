@@ -21,7 +21,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 
-from ansible_collections.mediastack.core.plugins.module_utils.netplan import TRACKER_BASE, TRACKER_SPAN
+from ansible_collections.mediastack.core.plugins.module_utils.network.netplan import TRACKER_BASE, TRACKER_SPAN
 
 MARKER = "mediastack"
 MARK = MARKER + ":"

@@ -1,0 +1,1 @@
+"""Backups: the restic/borg engine, file manifests, retention policy and throwaway PostgreSQL restores."""

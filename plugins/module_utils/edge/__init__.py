@@ -1,0 +1,1 @@
+"""The platform edge: Traefik and Authelia configuration, and HAProxy as the load balancer."""

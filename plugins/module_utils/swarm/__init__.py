@@ -1,0 +1,1 @@
+"""Docker Swarm: the state of deployed stacks."""
