@@ -8,7 +8,9 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError, authelia_rules, parse_catalog
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.access import authelia_rules
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog
 
 
 def catalog_authelia_rules(catalog: Any, domain: str, enabled: Optional[Any] = None) -> list[dict[str, Any]]:

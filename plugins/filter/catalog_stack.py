@@ -8,7 +8,9 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError, parse_service, render_stack
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_service
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.stack import render_stack
 from ansible_collections.mediastack.core.plugins.module_utils.swarm.stack_status import stamp_stack
 
 

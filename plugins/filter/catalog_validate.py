@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import validate_catalog
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.validate import validate_catalog
 
 
 def catalog_validate(catalog: Any, platform: Optional[Any] = None, enabled: Optional[Any] = None, overrides: Optional[Any] = None) -> list[str]:

@@ -8,7 +8,8 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError, parse_catalog, platform_settings
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog, platform_settings
 from ansible_collections.mediastack.core.plugins.module_utils.edge.haproxy import HaproxyConfigError, render_haproxy
 
 

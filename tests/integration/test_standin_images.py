@@ -187,7 +187,7 @@ def test_print_table_is_the_imported_plan() -> None:
 
 
 def test_registry_references_are_what_the_platform_renders() -> None:
-    from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import parse_service
+    from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_service
 
     table = print_table("--registry", REGISTRY)
     for name, raw in CATALOG.items():

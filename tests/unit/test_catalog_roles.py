@@ -90,15 +90,17 @@ def test_the_made_up_service_plans_renders_and_has_its_tag(collection: Path, add
     assert "roles/%s/tasks/main.yml" % NEW in added
     sys.path.insert(0, str(collection.parents[2]))
     try:
-        from ansible_collections.mediastack.core.plugins.module_utils.catalog import model as catalog, plan as catalog_deploy
+        from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_service
+        from ansible_collections.mediastack.core.plugins.module_utils.catalog.plan import deploy_plan
+        from ansible_collections.mediastack.core.plugins.module_utils.catalog.stack import render_stack
     finally:
         sys.path.pop(0)
     entries = yaml.safe_load((collection / CATALOG).read_text(encoding="utf-8"))
     platform = {"domain": "media.example.org", "gpu_nodes": ["w1"]}
-    plan = catalog_deploy.deploy_plan(entries, platform, enabled=["traefik", "authelia", "redis", "postgres", NEW], only=[NEW])
+    plan = deploy_plan(entries, platform, enabled=["traefik", "authelia", "redis", "postgres", NEW], only=[NEW])
     assert plan["order"][-1] == NEW and plan["routes"][NEW] == "shelf.media.example.org"
     assert [e for e in plan["backup"] if e["service"] == NEW], plan["backup"]
-    stack = catalog.render_stack(catalog.parse_service(NEW, entries[NEW], platform), platform)
+    stack = render_stack(parse_service(NEW, entries[NEW], platform), platform)
     assert stack["services"][NEW]["image"] == "example/shelfdemo:1.4.2"
     assert stack["services"][NEW]["deploy"]["labels"]["traefik.http.routers.%s.rule" % NEW] == "Host(`shelf.media.example.org`)"
     env = dict(os.environ, ANSIBLE_CONFIG=str(collection / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(collection.parents[2]),

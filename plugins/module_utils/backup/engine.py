@@ -15,6 +15,7 @@ import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.mediastack.core.plugins.module_utils.backup.policy import parse_timestamp
+from ansible_collections.mediastack.core.plugins.module_utils.problems import InputError
 
 Runner = Callable[[List[str], Dict[str, str], Optional[str]], Tuple[int, str, str]]
 
@@ -22,9 +23,9 @@ BORG_ARCHIVE = re.compile(r"^(?P<cls>.+)-(?P<stamp>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}
 _GLOB_CHARS = re.compile(r"([*?\[\]\\])")
 
 
-class EngineError(Exception):
+class EngineError(InputError):
     """A backup tool failed. ``kind`` is one of missing_binary, missing_repository,
-    wrong_password, locked, command."""
+    wrong_password, locked, command (missing_user for the throwaway PostgreSQL)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super(EngineError, self).__init__(message)

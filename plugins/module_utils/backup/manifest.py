@@ -18,11 +18,13 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
+from ansible_collections.mediastack.core.plugins.module_utils.problems import InputError
+
 CHUNK = 1024 * 1024
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class ManifestError(ValueError):
+class ManifestError(InputError):
     """A manifest is unreadable or malformed, or a path to scan does not exist."""
 
 

@@ -14,6 +14,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from ansible_collections.mediastack.core.plugins.module_utils.problems import InputError
+
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION_PART = re.compile(r"(\d+)([smhdw])")
 _DURATION_FULL = re.compile(r"^(?:\d+[smhdw])+$")
@@ -27,7 +29,7 @@ DEFAULT_RETENTION = {"keep_last": 0, "keep_hourly": 0, "keep_daily": 7, "keep_we
 GROUP_BY_KEYS = ("host", "paths", "tags")
 
 
-class PolicyError(ValueError):
+class PolicyError(InputError):
     """A user-supplied duration, timestamp or retention policy is invalid."""
 
 

@@ -12,7 +12,7 @@ lists it under ``not_backed_up`` with the reason and, instead, every database th
 ``dependencies.postgres`` of the enabled services) is dumped with ``pg_dump -Fc`` inside the running Postgres task
 on the node that holds it (``swarm_service``: ``docker exec``; the backup runner), plus the cluster's globals.
 
-``deploy_plan`` stores :func:`backup_entries` in the plan; ``catalog_deploy.backup_services`` (filter
+``deploy_plan`` stores :func:`backup_entries` in the plan; ``catalog/plan.py``'s ``backup_services`` (filter
 ``catalog_backup_services``) turns the plan into the backup role's ``backup_services`` for one node, from
 the services that node may run (the nodes a service cannot run on hold none of its data).
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import Service, _volume_source, backup_volume
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import Service, backup_volume, volume_source
 
 CLASS_OF_KIND = {"config": "config", "host": "config", "data": "metadata", "media": "media"}
 
@@ -39,7 +39,7 @@ def backup_entries(chosen: t.Iterable[Service], settings: t.Mapping[str, t.Any])
             volume = backup_volume(svc, path)
             if volume is None or volume.kind == "cache":
                 continue  # refused when the catalog is parsed
-            source = _volume_source(volume, svc.name, settings["storage_root"]).rstrip("/")
+            source = volume_source(volume, svc.name, settings["storage_root"]).rstrip("/")
             host_path = source + path[len(volume.target.rstrip("/")):]
             if svc.name == settings["postgres_service"] and volume.kind != "media":
                 skipped.append({"path": host_path, "reason": "a live PostgreSQL data directory is not a consistent backup; "

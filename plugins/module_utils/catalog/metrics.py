@@ -5,7 +5,7 @@
 Prometheus runs on the first manager's host (roles/prometheus) and cannot reach the Swarm overlays. The edge
 service (Traefik; without it enabled nothing is scraped) publishes its metrics entrypoint (its own ``metrics.port``, 8082) on the hosts and routes
 ``/metrics/<service>`` there to each service's metrics port and path on a network they share (the catalog's
-``traefik.http.routers.<service>-metrics`` labels, ``catalog.render_stack``); its own metrics are ``/metrics``.
+``traefik.http.routers.<service>-metrics`` labels, ``catalog/stack.py``); its own metrics are ``/metrics``.
 So each service with metrics is one scrape job, ``<host>:<entrypoint port>/metrics/<service>``, in the
 ``prometheus_service_targets`` format of the filter ``prometheus_scrape_configs``.
 """

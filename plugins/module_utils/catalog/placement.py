@@ -2,13 +2,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Placement needs to Swarm constraints: the pure rules behind the ``swarm_constraints`` filter.
 
-Shared by the filter and the service catalog (``catalog.py``). Runs on targets too: keep the
+Shared by the filter and the service catalog (``catalog/parse.py``). Runs on targets too: keep the
 syntax Python 3.8 compatible.
 """
 from __future__ import annotations
 
 import typing as t
 from collections.abc import Mapping
+
+from ansible_collections.mediastack.core.plugins.module_utils.problems import InputError
 
 # The seed's placement rules.
 ROLE_CONSTRAINTS = {
@@ -21,7 +23,7 @@ ROLE_CONSTRAINTS = {
 KNOWN = {"role", "gpu", "ssd", "labels", "hostname"}
 
 
-class PlacementError(ValueError):
+class PlacementError(InputError):
     """The placement needs are malformed; the message says what to fix."""
 
 

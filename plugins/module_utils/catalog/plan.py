@@ -5,17 +5,17 @@
 """The deploy plan of a catalog: which stacks to deploy in which order, which to remove, and what
 each needs first (Docker secrets and configs, Postgres databases, host directories).
 
-Pure Python over catalog.py's model; the ``catalog_deploy_plan`` and ``catalog_host_paths`` filters
-and the ``services`` role use it, so one tested code path deploys any description.
+Pure Python over the catalog's model (``model.py``, ``parse.py``, ``validate.py``); the ``catalog_deploy_plan``
+and ``catalog_host_paths`` filters and the ``services`` role use it, so one tested code path deploys any description.
 """
 from __future__ import annotations
 
 import re
 import typing as t
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import (
-    CatalogError, Service, _unknown, _volume_source, format_cpus, parse_catalog, platform_settings, validate_catalog,
-)
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError, Service, format_cpus, volume_source
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog, platform_settings
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.validate import unknown_service, validate_catalog
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.backup import backup_entries
 
 CONSTRAINT = re.compile(r"^\s*node\.(labels\.(?P<label>[A-Za-z0-9_.-]+)|role|hostname)\s*(?P<op>==|!=)\s*(?P<value>\S+)\s*$")
@@ -41,7 +41,7 @@ def deploy_order(services: t.Dict[str, Service], names: t.Iterable[str], setting
         if name in visiting:
             raise CatalogError(["dependencies: cycle %s" % " -> ".join(visiting[visiting.index(name):] + [name])])
         if name not in services:
-            raise CatalogError([_unknown(name, services, "dependencies")])
+            raise CatalogError([unknown_service(name, services, "dependencies")])
         visiting.append(name)
         for dep in sorted(_dependencies(services[name], settings)):
             visit(dep)
@@ -68,7 +68,7 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
     if parse_problems:
         raise CatalogError(parse_problems)
     if only:
-        unknown = [_unknown(str(n), catalog, "only") for n in only if n not in catalog]
+        unknown = [unknown_service(str(n), catalog, "only") for n in only if n not in catalog]
         disabled = ["only: %s is not enabled; add it to the enabled services first" % n for n in only if n in catalog and n not in services]
         if unknown or disabled:
             raise CatalogError(unknown + disabled)
@@ -89,7 +89,7 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
             # Services that keep the image's own user (Postgres, Redis) chown their directory themselves and
             # must traverse it after dropping root: 0755. The rest: the service's PUID/PGID, 0750.
             own = vol.kind != "media" and svc.run_as == "user"
-            paths.append({"service": svc.name, "path": _volume_source(vol, svc.name, settings["storage_root"]), "kind": vol.kind,
+            paths.append({"service": svc.name, "path": volume_source(vol, svc.name, settings["storage_root"]), "kind": vol.kind,
                           "constraints": list(svc.constraints), "owner": svc.puid if own else None,
                           "group": svc.pgid if own else None,
                           "mode": None if vol.kind == "media" else ("0750" if own else "0755")})

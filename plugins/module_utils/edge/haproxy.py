@@ -23,6 +23,7 @@ import typing as t
 from collections.abc import Mapping
 
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import DOMAIN, Route, Service
+from ansible_collections.mediastack.core.plugins.module_utils.problems import InputError
 
 SETTINGS_DEFAULTS = {
     "domain": "",
@@ -58,12 +59,8 @@ HEALTH_URL = re.compile(r"^https?://(?:localhost|127\.0\.0\.1)(?::(?P<port>[0-9]
 TOKEN = re.compile(r"^[!#-~]+$")
 
 
-class HaproxyConfigError(ValueError):
+class HaproxyConfigError(InputError):
     """The load-balancer settings or the catalog cannot be rendered; ``problems`` holds one actionable line each."""
-
-    def __init__(self, problems: t.List[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def _hint(name: str, known: t.Iterable[str], fallback: str) -> str:

@@ -7,23 +7,24 @@ provider's ``/etc/traefik/dynamic/edge.yml``: TLS options, user certificates, th
 middleware), ``authelia_configuration`` (``configuration.yml``, access rules from the service catalog)
 and ``authelia_users`` (``users_database.yml``) return plain dicts; ``docs/edge.md`` lists the settings.
 
-Every bad input raises ``EdgeError`` with one line per problem, each naming the setting path, the
-value and its type (never the value of a secret) and the fix. Secrets never enter the settings or the
-rendered files: Authelia reads them from ``AUTHELIA_*_FILE`` variables that point at Docker secrets
-(the catalog sets them), Traefik's DNS provider reads its ``*_FILE`` variables.
+Every bad input raises ``EdgeError`` (an ``InputError``, its lines collected by ``problems.Problems``) with one
+line per problem, each naming the setting path, the value and its type (never the value of a secret) and the
+fix. Secrets never enter the settings or the rendered files: Authelia reads them from ``AUTHELIA_*_FILE``
+variables that point at Docker secrets (the catalog sets them), Traefik's DNS provider reads its ``*_FILE``
+variables.
 
 Pure computation, no Ansible imports beyond module_utils: the syntax stays Python 3.8 compatible.
 """
 from __future__ import annotations
 
-import difflib
 import re
 import typing as t
 from collections.abc import Mapping
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import (
-    DOMAIN, DURATION, GROUP_NAME, SERVICE_NAME, CatalogError, Service, authelia_rules, parse_catalog,
-)
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.access import authelia_rules
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import DOMAIN, GROUP_NAME, SERVICE_NAME, CatalogError, Service
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog
+from ansible_collections.mediastack.core.plugins.module_utils.problems import InputError, Problems, did_you_mean, shown
 
 EDGE_DEFAULTS = {
     "domain": "",
@@ -114,99 +115,10 @@ AUTHELIA_SECRET_ENV = (
 LDAP_PASSWORD_ENV = ("AUTHELIA_AUTHENTICATION_BACKEND_LDAP_PASSWORD_FILE", "authentication_backend.ldap.password", "authelia_ldap_password")
 SMTP_PASSWORD_ENV = ("AUTHELIA_NOTIFIER_SMTP_PASSWORD_FILE", "notifier.smtp.password", "authelia_smtp_password")
 SECRET_ENV_NAME = re.compile(r"(SECRET|PASSWORD|KEY|TOKEN)")
-# A token-like run: long, with upper case, lower case and digits (API tokens, keys); never echoed in a message.
-HIGH_ENTROPY = re.compile(r"[A-Za-z0-9+/=_-]{20,}")
 
 
-class EdgeError(ValueError):
+class EdgeError(InputError):
     """The edge settings, the catalog or the users are unusable; ``problems`` holds one actionable line each."""
-
-    def __init__(self, problems: t.List[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = list(problems)
-
-
-def _looks_secret(value: str) -> bool:
-    if "-----BEGIN" in value:
-        return True
-    for run in HIGH_ENTROPY.findall(value):
-        if re.search(r"[a-z]", run) and re.search(r"[A-Z]", run) and re.search(r"[0-9]", run):
-            return True
-    return False
-
-
-def shown(value: t.Any) -> str:
-    """A value and its type for a message: ``'1.1' (str)``, ``42 (int)``; a secret-looking string is not shown."""
-    if isinstance(value, str) and _looks_secret(value):
-        return "a str of %d characters (not shown: it looks like a secret)" % len(value)
-    return "%r (%s)" % (value, type(value).__name__)
-
-
-class _Check:
-    """Collects problems; every message starts with the setting path."""
-
-    def __init__(self) -> None:
-        self.problems = []  # type: t.List[str]
-        self.hidden = set()  # type: t.Set[str]
-
-    def bad(self, path: str, message: str) -> None:
-        if path not in self.hidden:
-            self.problems.append("%s: %s" % (path, message))
-
-    def secret(self, path: str, message: str) -> None:
-        """Report a secret once; later checks of the same path stay silent, so its value is never shown."""
-        self.bad(path, message)
-        self.hidden.add(path)
-
-    def mapping(self, value: t.Any, path: str, example: str) -> t.Optional[t.Dict[str, t.Any]]:
-        if value is None:
-            return None
-        if not isinstance(value, Mapping):
-            self.bad(path, "%s is not a mapping; give one such as %s" % (shown(value), example))
-            return None
-        return dict(value)
-
-    def keys(self, value: t.Mapping[str, t.Any], path: str, known: t.Iterable[str], scanned: bool = True, what: str = "setting") -> None:
-        """Unknown keys, with a did-you-mean; secret-looking ones are left to ``_scan_secrets`` when it ran."""
-        known = sorted(known)
-        for key in sorted(set(value) - set(known), key=str):
-            if scanned and _secret_key(key):
-                continue
-            hint = difflib.get_close_matches(str(key), known, 1)
-            fix = "did you mean %s?" % hint[0] if hint else "use one of %s" % ", ".join(known)
-            self.bad("%s.%s" % (path, key), "is not a known %s; %s" % (what, fix))
-
-    def string(self, value: t.Any, path: str, pattern: t.Optional[t.Pattern[str]], fix: str) -> t.Optional[str]:
-        if not isinstance(value, str) or not value or (pattern is not None and not pattern.match(value)):
-            self.bad(path, "%s is not valid; %s" % (shown(value), fix))
-            return None
-        return value
-
-    def choice(self, value: t.Any, path: str, choices: t.Sequence[str]) -> t.Optional[str]:
-        if value not in choices:
-            hint = difflib.get_close_matches(str(value), list(choices), 1) if isinstance(value, str) else []
-            fix = "did you mean %s?" % hint[0] if hint else "use one of %s" % ", ".join(choices)
-            self.bad(path, "%s is not supported; %s" % (shown(value), fix))
-            return None
-        return value
-
-    def boolean(self, value: t.Any, path: str) -> bool:
-        if not isinstance(value, bool):
-            self.bad(path, "%s is not a boolean; use true or false" % shown(value))
-            return False
-        return value
-
-    def absolute(self, value: t.Any, path: str, example: str) -> t.Optional[str]:
-        if not isinstance(value, str) or not value.startswith("/") or ".." in value.split("/"):
-            self.bad(path, "%s is not an absolute path inside the container; give one such as %s" % (shown(value), example))
-            return None
-        return value
-
-    def duration(self, value: t.Any, path: str, example: str) -> t.Optional[str]:
-        if not isinstance(value, str) or not DURATION.match(value):
-            self.bad(path, "%s is not a duration; give one such as %s" % (shown(value), example))
-            return None
-        return value
 
 
 def _secret_key(key: t.Any) -> bool:
@@ -237,7 +149,7 @@ def _secret_fix(path: str) -> str:
     return "create the Docker secret %s and set %s=/run/secrets/%s in authelia's env" % (secret, env, secret)
 
 
-def _scan_secrets(check: _Check, value: t.Any, path: str) -> None:
+def _scan_secrets(check: Problems, value: t.Any, path: str) -> None:
     """Refuse secret-looking keys and PEM blocks anywhere in the settings, without showing their values."""
     if isinstance(value, Mapping):
         for key in sorted(value, key=str):
@@ -257,15 +169,15 @@ def _scan_secrets(check: _Check, value: t.Any, path: str) -> None:
         check.secret(path, message)
 
 
-def _acme(check: _Check, raw: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
+def _acme(check: Problems, raw: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
     acme = check.mapping(raw, "edge.acme", "{email: admin@example.org, challenge: dns, dns_provider: cloudflare}")
     if acme is None:
         return None
-    check.keys(acme, "edge.acme", ACME_DEFAULTS)
+    check.keys(acme, "edge.acme", ACME_DEFAULTS, what="setting", skip=_secret_key)
     out = dict(ACME_DEFAULTS)
     out.update({k: v for k, v in acme.items() if k in ACME_DEFAULTS and v is not None})
     out["email"] = check.string(out["email"], "edge.acme.email", EMAIL, "give the ACME account's e-mail address, e.g. admin@example.org")
-    out["challenge"] = check.choice(out["challenge"], "edge.acme.challenge", ("dns", "http"))
+    out["challenge"] = check.choice(out["challenge"], "edge.acme.challenge", ("dns", "http"), suggest=True)
     if out["challenge"] == "dns":
         if out["dns_provider"] is None:
             check.bad("edge.acme.dns_provider", "is missing; the dns challenge needs the lego provider code, e.g. cloudflare, route53, ovh")
@@ -294,7 +206,7 @@ def _acme(check: _Check, raw: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
     return out
 
 
-def _certificates(check: _Check, raw: t.Any) -> t.Optional[t.List[t.Dict[str, str]]]:
+def _certificates(check: Problems, raw: t.Any) -> t.Optional[t.List[t.Dict[str, str]]]:
     if raw is None:
         return None
     example = "[{cert_file: /etc/traefik/certs/media.crt, key_file: /run/secrets/media_key}]"
@@ -309,7 +221,7 @@ def _certificates(check: _Check, raw: t.Any) -> t.Optional[t.List[t.Dict[str, st
             if item is None:
                 check.bad(path, "is empty; give {cert_file, key_file}")
             continue
-        check.keys(cert, path, CERT_KEYS)
+        check.keys(cert, path, CERT_KEYS, what="setting", skip=_secret_key)
         files = {}
         for key in CERT_KEYS:
             if key not in cert:
@@ -321,15 +233,15 @@ def _certificates(check: _Check, raw: t.Any) -> t.Optional[t.List[t.Dict[str, st
     return out
 
 
-def _ldap(check: _Check, raw: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
+def _ldap(check: Problems, raw: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
     ldap = check.mapping(raw, "edge.ldap", "{implementation: activedirectory, address: ldaps://dc1.example.org, base_dn: dc=example,dc=org, user: ...}")
     if ldap is None:
         return None
-    check.keys(ldap, "edge.ldap", LDAP_DEFAULTS)
+    check.keys(ldap, "edge.ldap", LDAP_DEFAULTS, what="setting", skip=_secret_key)
     out = dict(LDAP_DEFAULTS)
     out.update({k: v for k, v in ldap.items() if k in LDAP_DEFAULTS and v is not None})
-    out["implementation"] = check.choice(out["implementation"], "edge.ldap.implementation", LDAP_IMPLEMENTATIONS)
-    start_tls = check.boolean(out["start_tls"], "edge.ldap.start_tls")
+    out["implementation"] = check.choice(out["implementation"], "edge.ldap.implementation", LDAP_IMPLEMENTATIONS, suggest=True)
+    start_tls = check.boolean(out["start_tls"], "edge.ldap.start_tls", "use true or false")
     address = check.string(out["address"], "edge.ldap.address", LDAP_ADDRESS, "give ldaps://host[:port] (or ldap://host with start_tls: true)")
     if address and address.startswith("ldap://") and not start_tls:
         check.bad("edge.ldap.address", "%s sends the bind password in clear; use ldaps:// or set start_tls: true" % shown(address))
@@ -356,7 +268,7 @@ def _ldap(check: _Check, raw: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
     if out["attributes"] is not None:
         attributes = check.mapping(out["attributes"], "edge.ldap.attributes", "{username: sAMAccountName, mail: mail}")
         if attributes is not None:
-            check.keys(attributes, "edge.ldap.attributes", LDAP_ATTRIBUTES)
+            check.keys(attributes, "edge.ldap.attributes", LDAP_ATTRIBUTES, what="setting", skip=_secret_key)
             for key in sorted(set(attributes) & set(LDAP_ATTRIBUTES)):
                 check.string(attributes[key], "edge.ldap.attributes.%s" % key, re.compile(r"^[A-Za-z][A-Za-z0-9-]*$"),
                              "give an LDAP attribute name such as uid")
@@ -364,11 +276,11 @@ def _ldap(check: _Check, raw: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
     return out
 
 
-def _smtp(check: _Check, raw: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
+def _smtp(check: Problems, raw: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
     smtp = check.mapping(raw, "edge.smtp", "{address: submissions://smtp.example.org:465, sender: 'Mediastack <auth@example.org>'}")
     if smtp is None:
         return None
-    check.keys(smtp, "edge.smtp", SMTP_DEFAULTS)
+    check.keys(smtp, "edge.smtp", SMTP_DEFAULTS, what="setting", skip=_secret_key)
     out = dict(SMTP_DEFAULTS)
     out.update({k: v for k, v in smtp.items() if k in SMTP_DEFAULTS and v is not None})
     check.string(out["address"], "edge.smtp.address", SMTP_ADDRESS,
@@ -391,9 +303,9 @@ def edge_settings(settings: t.Any) -> t.Dict[str, t.Any]:
     if not isinstance(settings, Mapping):
         raise EdgeError(["edge: %s is not a mapping; give the settings such as {domain: media.example.org, acme: {email: admin@example.org}}"
                          % shown(settings)])
-    check = _Check()
+    check = Problems()
     _scan_secrets(check, settings, "edge")
-    check.keys(settings, "edge", EDGE_DEFAULTS)
+    check.keys(settings, "edge", EDGE_DEFAULTS, what="setting", skip=_secret_key)
     out = dict(EDGE_DEFAULTS)
     out.update({k: v for k, v in settings.items() if k in EDGE_DEFAULTS and v is not None})
     if out["domain"]:
@@ -408,11 +320,11 @@ def edge_settings(settings: t.Any) -> t.Dict[str, t.Any]:
     else:
         out["tls_min_version"] = text
     level = out["log_level"]
-    out["log_level"] = check.choice(level.lower() if isinstance(level, str) else level, "edge.log_level", LOG_LEVELS) or "info"
+    out["log_level"] = check.choice(level.lower() if isinstance(level, str) else level, "edge.log_level", LOG_LEVELS, suggest=True) or "info"
     check.duration(out["read_timeout"], "edge.read_timeout", "600s (Immich uploads need minutes) or 10m")
     for key in ("authelia_service", "redis_service", "postgres_service"):
         check.string(out[key], "edge.%s" % key, SERVICE_NAME, "give the catalog's service name, e.g. %s" % EDGE_DEFAULTS[key])
-    check.choice(out["password_policy"], "edge.password_policy", ("standard", "zxcvbn"))
+    check.choice(out["password_policy"], "edge.password_policy", ("standard", "zxcvbn"), suggest=True)
     length = out["password_min_length"]
     if isinstance(length, bool) or not isinstance(length, int) or not 8 <= length <= 128:
         check.bad("edge.password_min_length", "%s is not a length from 8 to 128; use 12 or more" % shown(length))
@@ -427,8 +339,7 @@ def edge_settings(settings: t.Any) -> t.Dict[str, t.Any]:
     if out["default_redirection_url"]:
         check.string(out["default_redirection_url"], "edge.default_redirection_url", HTTPS_URL,
                      "give an https URL under the domain, e.g. https://jellyfin.media.example.org")
-    if check.problems:
-        raise EdgeError(check.problems)
+    check.raise_if_any(EdgeError)
     return out
 
 
@@ -534,16 +445,15 @@ def _enabled_catalog(catalog: t.Any, enabled: t.Optional[t.Sequence[str]]) -> t.
     return services
 
 
-def _service(check: _Check, services: t.Dict[str, Service], setting: str, name: str, role: str) -> t.Optional[Service]:
+def _service(check: Problems, services: t.Dict[str, Service], setting: str, name: str, role: str) -> t.Optional[Service]:
     svc = services.get(name)
     if svc is None:
-        hint = difflib.get_close_matches(name, sorted(services), 1)
-        fix = "did you mean %s?" % hint[0] if hint else "known services: %s" % ", ".join(sorted(services))
+        fix = did_you_mean(name, services, "known services: %s" % ", ".join(sorted(services)))
         check.bad("edge.%s" % setting, "%s names no enabled catalog service (%s); enable it or %s" % (shown(name), role, fix))
     return svc
 
 
-def _secret_env(check: _Check, svc: Service, wanted: t.Sequence[t.Tuple[str, str, str]]) -> None:
+def _secret_env(check: Problems, svc: Service, wanted: t.Sequence[t.Tuple[str, str, str]]) -> None:
     """Authelia reads every secret from a ``*_FILE`` variable that points at one of its Docker secrets."""
     path = "catalog.%s.env" % svc.name
     secrets = svc.required_secrets()
@@ -565,15 +475,15 @@ def authelia_configuration(catalog: t.Any, settings: t.Any, enabled: t.Optional[
     """Authelia 4.39 ``configuration.yml``: portal, 2FA, password policy, backend, session, storage, notifier, access rules."""
     s = edge_settings(settings)
     services = _enabled_catalog(catalog, enabled)
-    check = _Check()
+    check = Problems()
     domain = s["domain"]
     if not domain:
         check.bad("edge.domain", "is missing; Authelia needs the platform domain for its cookie and portal URL, e.g. media.example.org")
     svc = _service(check, services, "authelia_service", s["authelia_service"], "the SSO portal")
     redis = _service(check, services, "redis_service", s["redis_service"], "Authelia's session store")
     postgres = _service(check, services, "postgres_service", s["postgres_service"], "Authelia's storage")
-    if check.problems or svc is None or redis is None or postgres is None:
-        raise EdgeError(check.problems)
+    if check.lines or svc is None or redis is None or postgres is None:
+        raise EdgeError(check.lines)
     base = "catalog.%s" % svc.name
     if svc.route is None:
         check.bad(base + ".route", "is missing; the portal needs a route such as {subdomain: auth, port: 9091}")
@@ -605,11 +515,10 @@ def authelia_configuration(catalog: t.Any, settings: t.Any, enabled: t.Optional[
     try:
         rules = authelia_rules(services.values(), domain)
     except CatalogError as exc:
-        check.problems.extend(exc.problems)
-    if not rules and not check.problems:
+        check.extend(exc.problems)
+    if not rules and not check.lines:
         check.bad("catalog", "no enabled service has a route, and Authelia refuses default_policy deny without rules; route at least one service")
-    if check.problems:
-        raise EdgeError(check.problems)
+    check.raise_if_any(EdgeError)
     config = {
         "theme": "auto",
         "server": {"address": "tcp://:%d" % port},
@@ -673,7 +582,7 @@ def _notifier(s: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
     return {"smtp": out}
 
 
-def _digest(check: _Check, value: t.Any, path: str) -> t.Optional[str]:
+def _digest(check: Problems, value: t.Any, path: str) -> t.Optional[str]:
     """A password digest for the users database; a plaintext value is refused without being shown."""
     fix = ("hash it with `%s` (docker run --rm authelia/authelia:4.39 %s --password ...) and store the $argon2id$... digest, "
            "in Ansible Vault" % (HASH_COMMAND, HASH_COMMAND))
@@ -702,7 +611,7 @@ def authelia_users(users: t.Any) -> t.Dict[str, t.Any]:
     if not isinstance(users, Mapping) or not users:
         raise EdgeError(["authelia_users: %s is not a non-empty mapping of user name to {displayname, password, email, groups}; "
                          "add at least one user (an admin in the admins group)" % ("a mapping (dict)" if isinstance(users, Mapping) else shown(users))])
-    check = _Check()
+    check = Problems()
     out = {}  # type: t.Dict[str, t.Any]
     for name in sorted(users, key=str):
         path = "authelia_users.%s" % name
@@ -713,7 +622,7 @@ def authelia_users(users: t.Any) -> t.Dict[str, t.Any]:
         if user is None:
             check.bad(path, "is empty; give {displayname, password, email, groups}")
             continue
-        check.keys(user, path, USER_KEYS, scanned=False, what="user field")
+        check.keys(user, path, USER_KEYS, what="user field")
         password = _digest(check, user.get("password"), path + ".password")
         display = user.get("displayname")
         if not isinstance(display, str) or not display.strip():
@@ -729,8 +638,7 @@ def authelia_users(users: t.Any) -> t.Dict[str, t.Any]:
         for index, group in enumerate(groups):
             if not isinstance(group, str) or not GROUP_NAME.match(group):
                 check.bad("%s.groups[%d]" % (path, index), "%s is not a group name (no spaces or colons)" % shown(group))
-        disabled = check.boolean(user.get("disabled", False), path + ".disabled")
+        disabled = check.boolean(user.get("disabled", False), path + ".disabled", "use true or false")
         out[name] = {"displayname": display, "password": password, "email": email, "groups": [str(g) for g in groups], "disabled": disabled}
-    if check.problems:
-        raise EdgeError(check.problems)
+    check.raise_if_any(EdgeError)
     return {"users": out}

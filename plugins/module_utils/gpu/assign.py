@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 import typing as t
 
+from ansible_collections.mediastack.core.plugins.module_utils.problems import InputError
+
 TRANSCODE_PROFILES = ("h264", "h265", "av1")
 VIDEO_PROFILES = TRANSCODE_PROFILES + ("decode",)
 PROFILES = VIDEO_PROFILES + ("ml",)
@@ -33,12 +35,8 @@ KIND_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 NVDEC_ONLY = "NVDEC only: decode offload possible, use profile `decode` or a card with NVENC"
 
 
-class GpuAssignError(Exception):
+class GpuAssignError(InputError):
     """The request cannot be met; ``problems`` holds one actionable line per problem."""
-
-    def __init__(self, problems: t.List[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 class Request:

@@ -17,6 +17,8 @@ import ipaddress
 import re
 import zlib
 
+from ansible_collections.mediastack.core.plugins.module_utils.problems import InputError
+
 SEGMENT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 FLOW_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,23}$")
 HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -35,7 +37,7 @@ FLOW_KEYS = frozenset(("name", "from", "to", "ports", "proto", "description", "t
 POLICY_KEYS = frozenset(("default", "flows"))
 
 
-class NetPlanError(ValueError):
+class NetPlanError(InputError):
     """A segment plan or policy is wrong; the message says which item and how to fix it."""
 
 

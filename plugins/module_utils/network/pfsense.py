@@ -22,6 +22,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from ansible_collections.mediastack.core.plugins.module_utils.network.netplan import TRACKER_BASE, TRACKER_SPAN
+from ansible_collections.mediastack.core.plugins.module_utils.problems import InputError
 
 MARKER = "mediastack"
 MARK = MARKER + ":"
@@ -30,7 +31,7 @@ IFACE_KEYS = ("descr", "if", "enable", "ipaddr", "subnet")
 INDENT = "\t"
 
 
-class PfsenseConfigError(Exception):
+class PfsenseConfigError(InputError):
     """config.xml cannot take the plan as it stands; the message says what to change."""
 
 

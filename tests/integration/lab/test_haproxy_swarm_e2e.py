@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import parse_catalog
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog
 from ansible_collections.mediastack.core.plugins.module_utils.edge.haproxy import render_haproxy
 
 from ..helpers import ROOT, wait_for

@@ -22,7 +22,8 @@ from ansible_collections.mediastack.core.plugins.filter.edge_config import (
     authelia_configuration, authelia_users_database, traefik_dynamic_config, traefik_static_config,
 )
 from ansible_collections.mediastack.core.plugins.module_utils.edge import traefik_authelia as edge
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import authelia_rules, parse_catalog
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.access import authelia_rules
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog
 
 ROOT = Path(__file__).resolve().parents[4]
 SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))

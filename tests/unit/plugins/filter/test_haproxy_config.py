@@ -16,7 +16,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mediastack.core.plugins.filter.haproxy_config import FilterModule, haproxy_config
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import parse_catalog
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog
 from ansible_collections.mediastack.core.plugins.module_utils.edge.haproxy import HaproxyConfigError, render_haproxy
 
 ROOT = Path(__file__).resolve().parents[4]

@@ -17,7 +17,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.mediastack.core.plugins.filter.catalog_plan import (
     catalog_backup_services, catalog_deploy_plan, catalog_gpu_nodes, catalog_host_paths, catalog_node_paths,
 )
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import model as cat
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog, parse_service, platform_settings
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.stack import render_stack
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.plan import backup_services, deploy_order, deploy_plan, host_paths, node_matches
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -46,7 +48,7 @@ def plan(catalog=None, platform=None, enabled=ENABLED, only=None):
 
 
 def problems(catalog=None, platform=None, enabled=ENABLED, only=None):
-    with pytest.raises(cat.CatalogError) as info:
+    with pytest.raises(CatalogError) as info:
         plan(catalog, platform, enabled, only)
     return info.value.problems
 
@@ -154,9 +156,9 @@ class TestDeployOrder:
         assert any(p.startswith("navidrome: version is missing for image deluan/navidrome") for p in out)
 
     def test_deploy_order_unknown_dependency(self):
-        services, _unused = cat.parse_catalog({"alpha": custom(dependencies={"services": ["navidrom"]}), "navidrome": custom()})
-        with pytest.raises(cat.CatalogError) as info:
-            deploy_order(services, ["alpha"], cat.platform_settings({}))
+        services, _unused = parse_catalog({"alpha": custom(dependencies={"services": ["navidrom"]}), "navidrome": custom()})
+        with pytest.raises(CatalogError) as info:
+            deploy_order(services, ["alpha"], platform_settings({}))
         assert info.value.problems == ["dependencies: unknown service name 'navidrom'; did you mean navidrome?"]
 
 
@@ -308,7 +310,7 @@ class TestNodeMatches:
         "node.labels.type==media server",
     ])
     def test_unknown_form(self, constraint):
-        with pytest.raises(cat.CatalogError, match="is not one this planner understands"):
+        with pytest.raises(CatalogError, match="is not one this planner understands"):
             node_matches([constraint], "w1", "worker", {"type": "media"})
 
 
@@ -442,31 +444,31 @@ class TestFilters:
 
 class TestConfigsField:
     def test_parse(self):
-        svc = cat.parse_service("app", custom(configs=[{"source": "app_conf", "target": "/etc/app/app.yml"}]))
+        svc = parse_service("app", custom(configs=[{"source": "app_conf", "target": "/etc/app/app.yml"}]))
         assert svc.configs == [{"source": "app_conf", "target": "/etc/app/app.yml"}]
-        assert cat.parse_service("app", custom()).configs == []
+        assert parse_service("app", custom()).configs == []
 
     def test_render(self):
-        svc = cat.parse_service("app", custom(configs=[{"source": "app_conf", "target": "/etc/app/app.yml"}]))
-        stack = cat.render_stack(svc, {})
+        svc = parse_service("app", custom(configs=[{"source": "app_conf", "target": "/etc/app/app.yml"}]))
+        stack = render_stack(svc, {})
         assert stack["services"]["app"]["configs"] == [{"source": "app_conf", "target": "/etc/app/app.yml"}]
         assert stack["configs"] == {"app_conf": {"external": True, "name": "app_conf"}}
-        stack = cat.render_stack(svc, {"config_names": {"app_conf": "app_conf_v3"}})
+        stack = render_stack(svc, {"config_names": {"app_conf": "app_conf_v3"}})
         assert stack["configs"] == {"app_conf": {"external": True, "name": "app_conf_v3"}}
         assert stack["services"]["app"]["configs"] == [{"source": "app_conf", "target": "/etc/app/app.yml"}]
 
     def test_render_without_configs(self):
-        stack = cat.render_stack(cat.parse_service("app", custom()), {})
+        stack = render_stack(parse_service("app", custom()), {})
         assert "configs" not in stack and "configs" not in stack["services"]["app"]
 
     def test_seed_configs(self):
-        traefik = cat.render_stack(cat.parse_service("traefik", SEED["traefik"], PLATFORM), PLATFORM)
+        traefik = render_stack(parse_service("traefik", SEED["traefik"], PLATFORM), PLATFORM)
         assert traefik["services"]["traefik"]["configs"] == [
             {"source": "traefik_static", "target": "/etc/traefik/traefik.yml"},
             {"source": "traefik_dynamic", "target": "/etc/traefik/dynamic/tls.yml"},
         ]
         assert set(traefik["configs"]) == {"traefik_static", "traefik_dynamic"}
-        authelia = cat.parse_service("authelia", SEED["authelia"], PLATFORM)
+        authelia = parse_service("authelia", SEED["authelia"], PLATFORM)
         assert [c["source"] for c in authelia.configs] == ["authelia_configuration"]
         assert "authelia_users" in authelia.required_secrets()
 
@@ -483,8 +485,8 @@ class TestConfigsField:
         (["app_conf"], "app: configs[0] must be a mapping, got str"),
     ])
     def test_bad_entries(self, configs, expected):
-        with pytest.raises(cat.CatalogError) as info:
-            cat.parse_service("app", custom(configs=configs))
+        with pytest.raises(CatalogError) as info:
+            parse_service("app", custom(configs=configs))
         assert expected in info.value.problems, info.value.problems
 
     def test_bad_entry_stops_the_plan(self):

@@ -9,7 +9,9 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mediastack.core.plugins.filter.catalog_plan import catalog_scrape_targets
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import model as cat
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog, platform_settings
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.stack import render_stack
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.validate import validate_catalog
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.plan import capacity_problems, deploy_plan
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -25,14 +27,14 @@ def seed():
 
 
 def problems(catalog, enabled=ENABLED):
-    return cat.validate_catalog(catalog, PLATFORM, list(enabled))
+    return validate_catalog(catalog, PLATFORM, list(enabled))
 
 
 def labels(name, catalog=None):
     catalog = catalog or seed()
-    svc, found = cat.parse_catalog({name: catalog[name]}, cat.platform_settings(PLATFORM))
+    svc, found = parse_catalog({name: catalog[name]}, platform_settings(PLATFORM))
     assert not found
-    return cat.render_stack(svc[name], PLATFORM)["services"][name]["deploy"]["labels"]
+    return render_stack(svc[name], PLATFORM)["services"][name]["deploy"]["labels"]
 
 
 class TestScrapeTargets:
@@ -122,7 +124,7 @@ class TestMetricsChecks:
 
 class TestGlobalMode:
     def test_promtail_runs_one_task_per_node(self):
-        stack = cat.render_stack(cat.parse_catalog({"promtail": seed()["promtail"]}, cat.platform_settings(PLATFORM))[0]["promtail"], PLATFORM)
+        stack = render_stack(parse_catalog({"promtail": seed()["promtail"]}, platform_settings(PLATFORM))[0]["promtail"], PLATFORM)
         deploy = stack["services"]["promtail"]["deploy"]
         assert deploy["mode"] == "global" and "replicas" not in deploy
         assert stack["services"]["promtail"]["environment"]["NODE_NAME"] == "{{.Node.Hostname}}"  # Swarm's template, kept as is

@@ -6,7 +6,10 @@ import random
 
 import pytest
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog import model as cat
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError, Image, backup_volume, format_memory, parse_memory
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_service, platform_settings
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.stack import render_stack
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.validate import validate_catalog
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.placement import PlacementError, placement_constraints
 
 BASE = {
@@ -32,8 +35,8 @@ def one(**changes):
 
 
 def problems_of(raw, name="navidrome", platform=None):
-    with pytest.raises(cat.CatalogError) as info:
-        cat.parse_service(name, raw, platform)
+    with pytest.raises(CatalogError) as info:
+        parse_service(name, raw, platform)
     return info.value.problems
 
 
@@ -46,7 +49,7 @@ class TestImage:
     ])
     def test_pinned(self, image, version, repo, tag):
         raw = one(image=image, version=version)
-        svc = cat.parse_service("navidrome", raw)
+        svc = parse_service("navidrome", raw)
         assert (svc.image.repository, svc.image.tag) == (repo, tag)
 
     @pytest.mark.parametrize("image,version,match", [
@@ -62,7 +65,7 @@ class TestImage:
 
     def test_digest(self):
         digest = "sha256:" + "a" * 64
-        svc = cat.parse_service("navidrome", one(image="deluan/navidrome:0.55.2@" + digest))
+        svc = parse_service("navidrome", one(image="deluan/navidrome:0.55.2@" + digest))
         assert svc.image.reference() == "deluan/navidrome:0.55.2@" + digest
         assert "digest must be sha256:" in problems_of(one(digest="md5:abc"))[0]
 
@@ -73,24 +76,24 @@ class TestImage:
         ("localhost/x", "m.io", "m.io/x:1"),
     ])
     def test_registry_rewrite(self, repo, registry, expected):
-        assert cat.Image(repo, "1").reference(registry) == expected
+        assert Image(repo, "1").reference(registry) == expected
 
 
 class TestSizes:
     @pytest.mark.parametrize("text,size", [("8G", 8 << 30), ("512M", 512 << 20), ("1.5GiB", 3 << 29), ("100k", 102400), (4096, 4096), ("2gb", 2 << 30)])
     def test_parse(self, text, size):
-        assert cat.parse_memory(text) == size
+        assert parse_memory(text) == size
 
     @pytest.mark.parametrize("text", ["8X", "", "-1G", "0", True, "G", None])
     def test_bad(self, text):
         with pytest.raises(ValueError):
-            cat.parse_memory(text)
+            parse_memory(text)
 
     def test_roundtrip_random(self):
         rng = random.Random(7)
         for _case in range(300):
             size = rng.randint(1, 4096) * rng.choice([1, 1024, 1 << 20, 1 << 30])
-            assert cat.parse_memory(cat.format_memory(size)) == size
+            assert parse_memory(format_memory(size)) == size
 
 
 class TestFieldProblems:
@@ -133,14 +136,14 @@ class TestFieldProblems:
         assert "must be a mapping" in problems_of(["image"])[-1]
 
     def test_gpu_implies_gpu_constraint(self):
-        svc = cat.parse_service("navidrome", one(gpu={"profiles": ["hevc"]}))
+        svc = parse_service("navidrome", one(gpu={"profiles": ["hevc"]}))
         assert svc.gpu.profiles == ["h265"]
         assert svc.constraints == ["node.labels.type==media", "node.labels.gpu==true"]
 
 
 class TestPlatform:
     def test_defaults(self):
-        settings = cat.platform_settings(None)
+        settings = platform_settings(None)
         assert settings["endpoint_mode"] == "vip" and settings["storage_root"] == "/srv/mediastack"
 
     @pytest.mark.parametrize("platform,match", [
@@ -154,8 +157,8 @@ class TestPlatform:
         ("vip", "must be a mapping"),
     ])
     def test_bad(self, platform, match):
-        with pytest.raises(cat.CatalogError, match=match):
-            cat.platform_settings(platform)
+        with pytest.raises(CatalogError, match=match):
+            platform_settings(platform)
 
 
 class TestCatalog:
@@ -163,40 +166,40 @@ class TestCatalog:
         return {"traefik": copy.deepcopy(EDGE), "navidrome": one()}
 
     def test_valid(self):
-        assert not cat.validate_catalog(self.catalog(), PLATFORM)
+        assert not validate_catalog(self.catalog(), PLATFORM)
 
     def test_unknown_service_names(self):
-        out = cat.validate_catalog(self.catalog(), PLATFORM, enabled=["navidrom", "traefik"], overrides={"trafik": {}})
+        out = validate_catalog(self.catalog(), PLATFORM, enabled=["navidrom", "traefik"], overrides={"trafik": {}})
         assert "enabled: unknown service name 'navidrom'; did you mean navidrome?" in out
         assert "overrides: unknown service name 'trafik'; did you mean traefik?" in out
 
     def test_disabled_service_not_checked(self):
         catalog = self.catalog()
         catalog["broken"] = {"image": "x", "enabled": False}
-        assert not cat.validate_catalog(catalog, PLATFORM)
-        assert cat.validate_catalog(catalog, PLATFORM, enabled=["broken"])
+        assert not validate_catalog(catalog, PLATFORM)
+        assert validate_catalog(catalog, PLATFORM, enabled=["broken"])
 
     def test_duplicate_subdomain(self):
         catalog = self.catalog()
         catalog["other"] = one()
-        out = cat.validate_catalog(catalog, PLATFORM)
+        out = validate_catalog(catalog, PLATFORM)
         assert out == ["other: route.subdomain 'music' is already used by navidrome; choose another subdomain"]
 
     def test_host_port_clash(self):
         catalog = self.catalog()
         catalog["navidrome"]["ports"] = [{"target": 4533, "published": 443}]
-        out = cat.validate_catalog(catalog, PLATFORM)
+        out = validate_catalog(catalog, PLATFORM)
         assert out == ["traefik: ports publishes host port 443/tcp, which navidrome already publishes; choose another published port"]
         catalog["navidrome"]["ports"] = [{"target": 4533, "published": 443, "protocol": "udp"}]
-        assert not cat.validate_catalog(catalog, PLATFORM)
+        assert not validate_catalog(catalog, PLATFORM)
 
     def test_gpu_without_gpu_node(self):
         catalog = self.catalog()
         catalog["navidrome"]["gpu"] = {"profiles": ["h264"]}
-        out = cat.validate_catalog(catalog, dict(PLATFORM, gpu_nodes=[]))
+        out = validate_catalog(catalog, dict(PLATFORM, gpu_nodes=[]))
         assert len(out) == 1 and out[0].startswith("navidrome: gpu requests a GPU (profiles h264) but no Swarm node has one")
-        assert not cat.validate_catalog(catalog, dict(PLATFORM, gpu_nodes=["w1"]))
-        assert not cat.validate_catalog(catalog, PLATFORM)
+        assert not validate_catalog(catalog, dict(PLATFORM, gpu_nodes=["w1"]))
+        assert not validate_catalog(catalog, PLATFORM)
 
     def test_missing_secret(self):
         catalog = self.catalog()
@@ -204,32 +207,32 @@ class TestCatalog:
         catalog["navidrome"]["networks"] = ["media", "data"]
         catalog["navidrome"]["dependencies"] = {"postgres": {}}
         catalog["postgres"] = {"image": "postgres:16.8-bookworm", "networks": ["data"], "resources": {"cpus": 2, "memory": "4G"}}
-        out = cat.validate_catalog(catalog, dict(PLATFORM, secrets=["navidrome_key"]))
+        out = validate_catalog(catalog, dict(PLATFORM, secrets=["navidrome_key"]))
         assert out == ["navidrome: secrets needs Docker secret 'navidrome_db_password', which is not defined; "
                        "add it to services_secrets in the vault (services_secrets.navidrome_db_password)"]
 
     def test_dependencies(self):
         catalog = self.catalog()
         catalog["navidrome"]["dependencies"] = {"redis": True, "services": ["traefik"]}
-        out = cat.validate_catalog(catalog, PLATFORM)
+        out = validate_catalog(catalog, PLATFORM)
         assert out == ["navidrome: dependencies: unknown service name 'redis'; known services: navidrome, traefik (enable redis or drop the dependency)"]
         catalog["redis"] = {"image": "redis:7.4.2-alpine", "networks": ["data"], "resources": {"cpus": 2, "memory": "4G"}}
-        out = cat.validate_catalog(catalog, PLATFORM)
+        out = validate_catalog(catalog, PLATFORM)
         assert out == ["navidrome: networks share no segment with its dependency redis (data); add one of them to navidrome's networks"]
 
     def test_route_network_not_on_edge(self):
         catalog = self.catalog()
         catalog["navidrome"]["networks"] = ["admin"]
-        out = cat.validate_catalog(catalog, PLATFORM)
+        out = validate_catalog(catalog, PLATFORM)
         assert out == ["navidrome: route.network admin is not a network of traefik (dmz, media); add it to traefik's networks or route over one of those"]
 
     def test_routes_need_domain(self):
-        out = cat.validate_catalog({"navidrome": one()}, {})
+        out = validate_catalog({"navidrome": one()}, {})
         assert out == ["platform: domain is empty but the routed services (navidrome) need it; set the platform domain "
                        "(services_domain in the inventory), e.g. media.example.org"]
 
     def test_not_a_mapping(self):
-        assert cat.validate_catalog(["navidrome"]) == ["catalog: must be a mapping of service name to description, got list"]
+        assert validate_catalog(["navidrome"]) == ["catalog: must be a mapping of service name to description, got list"]
 
 
 class TestPlacementShared:
@@ -252,8 +255,8 @@ class TestGpuNetworkAnchor:
     """A GPU service with a generic-resource reservation brings a global anchor on its overlays."""
 
     def test_anchor_follows_the_gpu_service(self):
-        stack = cat.render_stack(cat.parse_service("jellyfin", one(gpu={"profiles": ["h264"]})),
-                                 dict(PLATFORM, image_registry="mirror.lan:5000"))
+        stack = render_stack(parse_service("jellyfin", one(gpu={"profiles": ["h264"]})),
+                             dict(PLATFORM, image_registry="mirror.lan:5000"))
         anchor = stack["services"]["jellyfin-netanchor"]
         assert anchor["image"] == "mirror.lan:5000/busybox:1.37.0"
         assert anchor["deploy"]["mode"] == "global"
@@ -263,14 +266,14 @@ class TestGpuNetworkAnchor:
 
     def test_no_anchor_without_reservation_or_when_disabled(self):
         shared = {"generic_resources": [], "env": {"NVIDIA_VISIBLE_DEVICES": "GPU-x"}}
-        svc = cat.parse_service("jellyfin", one(gpu={"profiles": ["h264"]}))
-        assert list(cat.render_stack(svc, PLATFORM, shared)["services"]) == ["jellyfin"]
-        assert list(cat.render_stack(svc, dict(PLATFORM, gpu_network_anchor_image=""))["services"]) == ["jellyfin"]
-        assert list(cat.render_stack(cat.parse_service("navidrome", one()), PLATFORM)["services"]) == ["navidrome"]
+        svc = parse_service("jellyfin", one(gpu={"profiles": ["h264"]}))
+        assert list(render_stack(svc, PLATFORM, shared)["services"]) == ["jellyfin"]
+        assert list(render_stack(svc, dict(PLATFORM, gpu_network_anchor_image=""))["services"]) == ["jellyfin"]
+        assert list(render_stack(parse_service("navidrome", one()), PLATFORM)["services"]) == ["navidrome"]
 
     def test_anchor_image_override(self):
-        svc = cat.parse_service("jellyfin", one(gpu={"profiles": ["h264"]}))
-        stack = cat.render_stack(svc, dict(PLATFORM, image_overrides={"jellyfin-netanchor": "reg:5000/lab/base:abc"}))
+        svc = parse_service("jellyfin", one(gpu={"profiles": ["h264"]}))
+        stack = render_stack(svc, dict(PLATFORM, image_overrides={"jellyfin-netanchor": "reg:5000/lab/base:abc"}))
         assert stack["services"]["jellyfin-netanchor"]["image"] == "reg:5000/lab/base:abc"
 
 
@@ -278,9 +281,9 @@ class TestBackupPaths:
     VOLUMES = [{"kind": "data", "target": "/data"}, {"kind": "cache", "target": "/cache"}, {"kind": "media", "target": "/music", "read_only": True}]
 
     def test_a_path_inside_a_volume_is_kept(self):
-        svc = cat.parse_service("navidrome", one(volumes=self.VOLUMES, backup_paths=["/data", "/data/db"]), PLATFORM)
+        svc = parse_service("navidrome", one(volumes=self.VOLUMES, backup_paths=["/data", "/data/db"]), PLATFORM)
         assert svc.backup_paths == ["/data", "/data/db"]
-        assert cat.backup_volume(svc, "/data/db").target == "/data"
+        assert backup_volume(svc, "/data/db").target == "/data"
 
     def test_a_path_outside_every_volume_names_the_volumes_and_the_fix(self):
         found = problems_of(one(volumes=self.VOLUMES, backup_paths=["/config"]), platform=PLATFORM)
@@ -298,5 +301,5 @@ class TestBackupPaths:
 
     def test_the_deepest_volume_holds_the_path(self):
         volumes = [{"kind": "config", "target": "/config"}, {"kind": "data", "target": "/config/metadata"}]
-        svc = cat.parse_service("navidrome", one(volumes=volumes, backup_paths=["/config/metadata/x"]), PLATFORM)
-        assert cat.backup_volume(svc, "/config/metadata/x").kind == "data"
+        svc = parse_service("navidrome", one(volumes=volumes, backup_paths=["/config/metadata/x"]), PLATFORM)
+        assert backup_volume(svc, "/config/metadata/x").kind == "data"
