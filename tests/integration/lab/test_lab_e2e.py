@@ -11,7 +11,7 @@ import yaml
 from ..helpers import ROOT, playbook, recap
 
 NODES = ["mslab-m1", "mslab-m2", "mslab-m3", "mslab-w1", "mslab-w2"]
-SERVICES = ["traefik", "authelia", "redis", "postgres", "jellyfin", "navidrome", "audiobookshelf", "grafana", "loki", "promtail"]  # services_enabled
+SERVICES = yaml.safe_load((ROOT / "roles/services/defaults/main.yml").read_text())["services_enabled"]  # the lab sets none
 
 
 def docker_exec(node: str, *cmd: str) -> str:

@@ -24,7 +24,8 @@ DATA_SUBNET = next(n["subnet"] for n in yaml.safe_load((ROOT / "roles/swarm/defa
                    if n["name"] == "data")
 
 MANAGER = "mslab-m1"
-ENABLED = ["traefik", "authelia", "redis", "postgres", "jellyfin", "navidrome", "audiobookshelf"]
+# The lab deploys the role's default services_enabled (the lab inventory does not set it).
+ENABLED = yaml.safe_load((ROOT / "roles/services/defaults/main.yml").read_text())["services_enabled"]
 LAB_OVERRIDES = {"jellyfin": {"resources": {"cpus": 2}}}
 AUTHELIA_DB_PASSWORD = "lab-authelia-db-password"  # inventories/lab/group_vars/all.yml (lab-only value)
 

@@ -165,7 +165,7 @@ def test_drill_label_removed_from_inventory_is_removed_from_node(swarm, tmp_path
     override = tmp_path / "override.yml"
     # Without w1's gpu label no node has a GPU, which the validation play refuses while a GPU service (jellyfin) is
     # enabled: the drill's inventory also leaves jellyfin out, as a user removing the GPU node would.
-    enabled = ["traefik", "authelia", "redis", "postgres", "navidrome", "audiobookshelf"]
+    enabled = ["traefik", "authelia", "redis", "postgres", "navidrome", "audiobookshelf", "grafana", "loki", "promtail"]
     override.write_text(yaml.safe_dump({"all": {"hosts": {"mslab-w1": {"swarm_node_labels": {"type": "media"}}},
                                                 "vars": {"services_enabled": enabled}}}))
     proc = playbook("-i", swarm["inventory"], "-i", str(override), "site.yml", "--tags", "swarm")
