@@ -215,6 +215,32 @@ def test_a_preflight_problem_stops_before_the_first_changing_play(tmp_path: Path
     assert all(s["changed"] == 0 for s in doc["stats"].values()), doc["stats"]
 
 
+def test_a_filesystem_mounted_below_the_library_root_stops_the_preflight(tmp_path: Path):
+    """Hardlinks cannot cross mounts: a disk (here a bind mount) at <library>/media stops the run before any change."""
+    library, disk = tmp_path / "library", tmp_path / "disk"
+    (library / "media").mkdir(parents=True)
+    disk.mkdir()
+    if subprocess.run(["mount", "--bind", str(disk), str(library / "media")], capture_output=True, check=False).returncode:
+        pytest.skip("bind mounts need root and CAP_SYS_ADMIN")
+    try:
+        inv = tmp_path / "hosts.yml"
+        inventory = {"all": {"vars": {**SERVICES, "common_hardware_check": "warn", "common_library_root": str(library)},
+                             "children": {"swarm": {"children": {"swarm_managers": {"hosts": {"localnode": {
+                                 "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                                 "swarm_node_labels": {"type": "media", "gpu": "true"}}}}}}}}}
+        inv.write_text(yaml.safe_dump(inventory))
+        proc = playbook("-i", str(inv), "site.yml", json_output=True)
+    finally:
+        subprocess.run(["umount", str(library / "media")], check=True)
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    doc = json_result(proc)
+    play, task, message = _failed_check(doc)
+    assert (play, task) == (VALIDATION_PLAYS[2], "mediastack.core.common : Check that the library is one filesystem"), (play, task, message)
+    assert "filesystems mounted below common_library_root (%s): %s/media" % (library, library) in message, message
+    assert "Nothing was changed" in message and "set common_library_root to its mount point" in message
+    assert all(s["changed"] == 0 for s in doc["stats"].values()), doc["stats"]
+
+
 def _validate(inventory: str | Path, *extra: str):
     return playbook("-i", str(inventory), "playbooks/validate.yml", *extra, json_output=True)
 

@@ -39,7 +39,7 @@ def backup_entries(chosen: t.Iterable[Service], settings: t.Mapping[str, t.Any])
             volume = backup_volume(svc, path)
             if volume is None or volume.kind == "cache":
                 continue  # refused when the catalog is parsed
-            source = volume_source(volume, svc.name, settings["storage_root"]).rstrip("/")
+            source = volume_source(volume, svc.name, settings).rstrip("/")
             host_path = source + path[len(volume.target.rstrip("/")):]
             if svc.name == settings["postgres_service"] and volume.kind != "media":
                 skipped.append({"path": host_path, "reason": "a live PostgreSQL data directory is not a consistent backup; "

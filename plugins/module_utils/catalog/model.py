@@ -22,7 +22,12 @@ from ansible_collections.mediastack.core.plugins.module_utils.problems import In
 
 SEGMENTS = ("media", "admin", "data", "dmz")
 AUTH_POLICIES = ("bypass", "one_factor", "two_factor")
-VOLUME_KINDS = ("config", "data", "media", "cache", "host")
+VOLUME_KINDS = ("config", "data", "cache", "media", "downloads", "library", "host")
+# Kinds under the shared library root (<library_root>/downloads and <library_root>/media on ONE filesystem), owned
+# by the common role and shared by every service; the others are per service under <storage_root>/<kind>/<service>.
+# An *arr app and its download client mount `library` (both trees in one bind mount), so an import hardlinks:
+# link(2) across two bind mounts fails with EXDEV even on one filesystem.
+LIBRARY_KINDS = ("media", "downloads", "library")
 PROTOCOLS = ("tcp", "udp")
 PUBLISH_MODES = ("ingress", "host")
 ENDPOINT_MODES = ("vip", "dnsrr")
@@ -49,6 +54,8 @@ SERVICE_KEYS = frozenset((
 PLATFORM_DEFAULTS = {
     "domain": "",
     "storage_root": "/srv/mediastack",
+    # Root of the shared library (downloads/ and media/ on one filesystem); "" = <storage_root>/library.
+    "library_root": "",
     "puid": 2000,
     "pgid": 2000,
     "endpoint_mode": "vip",
@@ -240,13 +247,20 @@ def backup_volume(svc: Service, path: str) -> t.Optional[Volume]:
     return max(holders, key=lambda v: len(v.target)) if holders else None
 
 
-def volume_source(vol: Volume, service: str, root: str) -> str:
-    """The host path a volume binds: under ``root`` by kind and service, or a host volume's own source."""
-    root = root.rstrip("/")
+def volume_source(vol: Volume, service: str, settings: t.Mapping[str, t.Any]) -> str:
+    """The host path a volume binds: per service under the storage root by kind, under the library root for
+    the shared kinds (``library`` is the library root itself), or a host volume's own source."""
     if vol.kind == "host":
         return vol.source
-    if vol.kind == "media":
-        base = "%s/media" % root
+    if vol.kind in LIBRARY_KINDS:
+        base = library_root(settings)
+        if vol.kind != "library":
+            base = "%s/%s" % (base, vol.kind)
     else:
-        base = "%s/%s/%s" % (root, vol.kind, service)
+        base = "%s/%s/%s" % (settings["storage_root"].rstrip("/"), vol.kind, service)
     return "%s/%s" % (base, vol.source) if vol.source else base
+
+
+def library_root(settings: t.Mapping[str, t.Any]) -> str:
+    """The shared library's root: the platform's ``library_root``, or ``<storage_root>/library``."""
+    return (settings.get("library_root") or "%s/library" % settings["storage_root"].rstrip("/")).rstrip("/") or "/"

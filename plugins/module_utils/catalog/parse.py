@@ -106,6 +106,13 @@ def _volumes(check: Problems, raw: t.Any) -> t.List[Volume]:
         read_only = check.boolean(item.get("read_only", False), path + ".read_only")
         if kind:
             out.append(Volume(kind, target, source if kind == "host" else source.strip("/"), read_only))
+    # An import from downloads into the library hardlinks only inside one bind mount (link(2) across two mounts
+    # fails with EXDEV even on one filesystem, and the app silently copies instead): refuse the split.
+    writable = sorted({v.kind for v in out if v.kind in ("downloads", "media") and not v.read_only})
+    if writable == ["downloads", "media"]:
+        check.bad("volumes", "mounts downloads and media as two writable bind mounts, so an import copies every file instead of "
+                             "hardlinking it; mount the library once instead: {kind: library, target: /data} and use /data/downloads "
+                             "and /data/media inside the app")
     return out
 
 
@@ -415,6 +422,9 @@ def platform_settings(platform: t.Optional[t.Mapping[str, t.Any]]) -> t.Dict[str
         check.bad("platform", "reservation_ratio must be a number from 0 to 1, got %r" % (ratio,))
     if not isinstance(out["storage_root"], str) or not out["storage_root"].startswith("/"):
         check.bad("platform", "storage_root must be an absolute path, got %r" % (out["storage_root"],))
+    if not isinstance(out["library_root"], str) or (out["library_root"] and not out["library_root"].startswith("/")):
+        check.bad("platform", "library_root must be an absolute path (or empty for <storage_root>/library), got %r; "
+                              "set common_library_root" % (out["library_root"],))
     check.raise_if_any(CatalogError)
     return out
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 import typing as t
 
-from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError, Service, format_cpus, volume_source
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import (
+    LIBRARY_KINDS, CatalogError, Service, format_cpus, library_root, volume_source,
+)
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog, platform_settings
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.validate import unknown_service, validate_catalog
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.backup import backup_entries
@@ -85,14 +87,15 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
         for vol in svc.volumes:
             if vol.kind == "host":
                 continue
-            # Media libraries are shared and belong to the common role (owner, 0775): only made to exist here.
-            # Services that keep the image's own user (Postgres, Redis) chown their directory themselves and
-            # must traverse it after dropping root: 0755. The rest: the service's PUID/PGID, 0750.
-            own = vol.kind != "media" and svc.run_as == "user"
-            paths.append({"service": svc.name, "path": volume_source(vol, svc.name, settings["storage_root"]), "kind": vol.kind,
+            # The library (downloads and media) is shared and belongs to the common role (owner, 0775): only made
+            # to exist here. Services that keep the image's own user (Postgres, Redis) chown their directory
+            # themselves and must traverse it after dropping root: 0755. The rest: the service's PUID/PGID, 0750.
+            shared = vol.kind in LIBRARY_KINDS
+            own = not shared and svc.run_as == "user"
+            paths.append({"service": svc.name, "path": volume_source(vol, svc.name, settings), "kind": vol.kind,
                           "constraints": list(svc.constraints), "owner": svc.puid if own else None,
                           "group": svc.pgid if own else None,
-                          "mode": None if vol.kind == "media" else ("0750" if own else "0755")})
+                          "mode": None if shared else ("0750" if own else "0755")})
     return {
         "order": order,
         "remove": remove,
@@ -118,6 +121,7 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
                                          else int(svc.resources.memory * float(settings["reservation_ratio"]))),
                       "constraints": list(svc.constraints), "global": svc.mode == "global"} for svc in chosen],
         "storage_root": settings["storage_root"],
+        "library_root": library_root(settings),
         # Host paths per backup class of each service with backup_paths (module_utils/catalog/backup.py).
         "backup": backup_entries(chosen, settings),
     }

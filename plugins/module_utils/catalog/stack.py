@@ -187,7 +187,7 @@ def render_stack(svc: Service, platform: t.Optional[t.Mapping[str, t.Any]] = Non
             ports.append(entry)
         service["ports"] = ports
     if svc.volumes:
-        service["volumes"] = [{"type": "bind", "source": volume_source(v, name, settings["storage_root"]), "target": v.target, "read_only": v.read_only}
+        service["volumes"] = [{"type": "bind", "source": volume_source(v, name, settings), "target": v.target, "read_only": v.read_only}
                               for v in svc.volumes]
     if svc.healthcheck:
         hc = svc.healthcheck

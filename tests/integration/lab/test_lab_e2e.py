@@ -82,7 +82,11 @@ def test_common_role_took_effect(first_run):
     assert first_run.returncode == 0
     for node in NODES:
         assert docker_exec(node, "getent", "passwd", "media").split(":")[2:4] == ["2000", "2000"]
-        assert docker_exec(node, "stat", "-c", "%U:%G %a", "/srv/mediastack/media/tv") == "media:media 775"
+        # the library: downloads and media on one filesystem (same device), so imports hardlink
+        assert docker_exec(node, "stat", "-c", "%U:%G %a", "/srv/mediastack/library/media/tv") == "media:media 775"
+        devices = docker_exec(node, "stat", "-c", "%d", "/srv/mediastack/library/downloads/torrents",
+                              "/srv/mediastack/library/media/tv").split()
+        assert len(devices) == 2 and devices[0] == devices[1]
         assert int(docker_exec(node, "cat", "/proc/sys/fs/inotify/max_user_watches")) >= 524288
 
 

@@ -103,7 +103,7 @@ class TestJellyfin:
         assert labels["traefik.http.services.jellyfin.loadbalancer.sticky.cookie"] == "true"
         assert deploy["update_config"]["order"] == "stop-first"
         assert svc["user"] == "2000:2000"
-        assert {"type": "bind", "source": "/srv/mediastack/media/movies", "target": "/media/movies", "read_only": True} in svc["volumes"]
+        assert {"type": "bind", "source": "/srv/mediastack/library/media/movies", "target": "/media/movies", "read_only": True} in svc["volumes"]
         assert {"type": "bind", "source": "/srv/mediastack/config/jellyfin", "target": "/config", "read_only": False} in svc["volumes"]
         assert svc["healthcheck"]["test"] == ["CMD", "curl", "-fsS", "http://localhost:8096/health"]
 

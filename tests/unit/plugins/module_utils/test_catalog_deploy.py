@@ -222,13 +222,13 @@ class TestPlanHostPaths:
         return [e for e in plan(platform=platform, enabled=None)["host_paths"] if e["service"] == service]
 
     @pytest.mark.parametrize("service,expected", [
-        ("jellyfin", [("config", "/config/jellyfin"), ("cache", "/cache/jellyfin"), ("media", "/media/movies"), ("media", "/media/tv"),
-                      ("media", "/media/music")]),
-        ("audiobookshelf", [("config", "/config/audiobookshelf"), ("data", "/data/audiobookshelf/metadata"), ("media", "/media/audiobooks"),
-                            ("media", "/media/podcasts")]),
-        ("navidrome", [("data", "/data/navidrome"), ("media", "/media/music")]),
+        ("jellyfin", [("config", "/config/jellyfin"), ("cache", "/cache/jellyfin"), ("media", "/library/media/movies"), ("media", "/library/media/tv"),
+                      ("media", "/library/media/music")]),
+        ("audiobookshelf", [("config", "/config/audiobookshelf"), ("data", "/data/audiobookshelf/metadata"), ("media", "/library/media/audiobooks"),
+                            ("media", "/library/media/podcasts")]),
+        ("navidrome", [("data", "/data/navidrome"), ("media", "/library/media/music")]),
         ("postgres", [("data", "/data/postgres")]),
-        ("immich", [("data", "/data/immich/upload"), ("media", "/media/photos")]),
+        ("immich", [("data", "/data/immich/upload"), ("media", "/library/media/photos")]),
         ("authelia", [("config", "/config/authelia")]),
     ])
     def test_kinds_map_to_storage_root(self, service, expected):
@@ -237,6 +237,15 @@ class TestPlanHostPaths:
     def test_storage_root_setting(self):
         entries = self.entries("jellyfin", dict(PLATFORM, storage_root="/tank/ms/"))
         assert paths_of(entries)[:2] == ["/tank/ms/config/jellyfin", "/tank/ms/cache/jellyfin"]
+        # the library follows the storage root unless it has a root of its own
+        assert paths_of(entries)[2] == "/tank/ms/library/media/movies"
+
+    def test_library_root_setting(self):
+        entries = self.entries("jellyfin", dict(PLATFORM, library_root="/mnt/storage/"))
+        assert paths_of(entries) == [ROOTDIR + "/config/jellyfin", ROOTDIR + "/cache/jellyfin", "/mnt/storage/media/movies",
+                                     "/mnt/storage/media/tv", "/mnt/storage/media/music"]
+        # shared: made to exist, owned by the common role
+        assert {(e["owner"], e["mode"]) for e in entries if e["kind"] == "media"} == {(None, None)}
 
     def test_host_volumes_are_never_created(self):
         entries = self.entries("traefik")
@@ -329,7 +338,7 @@ class TestHostPathsPerNode:
         entries = self.node_paths(MEDIA_CPU)
         assert services_of(entries) == {"navidrome", "audiobookshelf"}
         assert not [p for p in paths_of(entries) if "jellyfin" in p]
-        assert ROOTDIR + "/media/music" in paths_of(entries)
+        assert ROOTDIR + "/library/media/music" in paths_of(entries)
 
     def test_data_ssd_node(self):
         entries = self.node_paths(DATA_SSD)
@@ -352,7 +361,7 @@ class TestHostPathsPerNode:
         entries = self.node_paths(MEDIA_GPU)
         paths = paths_of(entries)
         assert paths == sorted(set(paths))
-        assert paths.count(ROOTDIR + "/media/music") == 1
+        assert paths.count(ROOTDIR + "/library/media/music") == 1
 
     def test_entry_shape(self):
         for entry in self.node_paths(MEDIA_GPU):

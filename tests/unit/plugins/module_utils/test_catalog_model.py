@@ -122,6 +122,8 @@ class TestFieldProblems:
         ({"imagee": "x"}, "imagee", "did you mean image?"),
         ({"stateful": "yes"}, "stateful", "true or false"),
         ({"replicas": -1}, "replicas", "integer from 0"),
+        ({"volumes": [{"kind": "downloads", "target": "/downloads"}, {"kind": "media", "source": "tv", "target": "/tv"}]},
+         "volumes", "{kind: library, target: /data}"),
     ])
     def test_named_problem(self, changes, field, fix):
         problems = problems_of(one(**changes))
@@ -154,11 +156,34 @@ class TestPlatform:
         ({"reservation_ratio": 2}, "from 0 to 1"),
         ({"gpu_nodes": "w1"}, "list of names"),
         ({"storage_root": "srv"}, "absolute path"),
+        ({"library_root": "library"}, "set common_library_root"),
         ("vip", "must be a mapping"),
     ])
     def test_bad(self, platform, match):
         with pytest.raises(CatalogError, match=match):
             platform_settings(platform)
+
+
+class TestLibraryVolumes:
+    """downloads/ and media/ share one filesystem below the library root; `library` binds both at once."""
+
+    def volumes(self, volumes, platform=None):
+        return render_stack(parse_service("sonarr", one(volumes=volumes)), platform or PLATFORM)["services"]["sonarr"]["volumes"]
+
+    def test_one_library_mount_holds_downloads_and_media(self):
+        assert self.volumes([{"kind": "library", "target": "/data"}]) == [
+            {"type": "bind", "source": "/srv/mediastack/library", "target": "/data", "read_only": False}]
+
+    def test_kinds_below_the_library_root(self):
+        out = self.volumes([{"kind": "downloads", "source": "torrents", "target": "/downloads"},
+                            {"kind": "media", "source": "tv", "target": "/tv", "read_only": True}],
+                           dict(PLATFORM, library_root="/mnt/storage"))
+        assert [v["source"] for v in out] == ["/mnt/storage/downloads/torrents", "/mnt/storage/media/tv"]
+
+    def test_read_only_media_beside_downloads_is_allowed(self):
+        svc = parse_service("sonarr", one(volumes=[{"kind": "downloads", "target": "/downloads"},
+                                                   {"kind": "media", "target": "/media", "read_only": True}]))
+        assert [v.kind for v in svc.volumes] == ["downloads", "media"]
 
 
 class TestCatalog:
