@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mediastack.core.plugins.module_utils.backup.manifest import build_manifest, write_manifest
 from ansible_collections.mediastack.core.plugins.modules import backup_verify
+from ansible_collections.mediastack.core.tests.unit.plugins.modules.conftest import module_result
 
 pytestmark = pytest.mark.skipif(shutil.which("restic") is None, reason="restic is not installed (apt-get install restic)")
 
@@ -20,12 +20,7 @@ S3_SECRET = "AKIA-SECRET-value-42"
 
 
 def run_module(capsys, args: dict) -> dict:
-    """Run the module's main() with ``args`` and return the JSON it printed (after no_log masking)."""
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            backup_verify.main()
-    out = capsys.readouterr().out
-    return json.loads(out)
+    return module_result(backup_verify, capsys, args)
 
 
 def restic(repo: Path, *args: str, password: str = PASSWORD) -> str:

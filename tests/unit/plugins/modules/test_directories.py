@@ -2,25 +2,20 @@
 from __future__ import annotations
 
 import grp
-import json
 import os
 import pwd
 import stat
 
-import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mediastack.core.plugins.modules import directories
+from ansible_collections.mediastack.core.tests.unit.plugins.modules.conftest import module_result
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
 
 
 def run_module(capsys, args: dict) -> dict:
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            directories.main()
-    return json.loads(capsys.readouterr().out)
+    return module_result(directories, capsys, args)
 
 
 def mode_of(path) -> str:

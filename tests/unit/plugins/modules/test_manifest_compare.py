@@ -5,17 +5,14 @@ import json
 import shutil
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mediastack.core.plugins.module_utils.backup.manifest import build_manifest, write_manifest
 from ansible_collections.mediastack.core.plugins.modules import manifest_compare
+from ansible_collections.mediastack.core.tests.unit.plugins.modules.conftest import module_result
 
 
 def run_module(capsys, args: dict) -> dict:
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            manifest_compare.main()
-    return json.loads(capsys.readouterr().out)
+    return module_result(manifest_compare, capsys, args)
 
 
 @pytest.fixture()
