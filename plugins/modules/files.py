@@ -38,8 +38,9 @@ options:
   files:
     description:
       - The files. Each is a dict with C(path) (absolute; required), C(content) (text; required) and optionally
-        C(owner), C(group), C(mode) (octal string such as V("0644")) and C(validate) (a command with C(%s), run on
-        the new content before it replaces the file).
+        C(owner), C(group), C(mode) (octal string such as V("0644")), C(validate) (a command with C(%s), run on
+        the new content before it replaces the file) and C(backup) (V(true) keeps a timestamped copy of the file a new
+        content replaces, as M(ansible.builtin.copy) does).
       - The parent directory must exist (create it with M(mediastack.core.directories)).
     type: list
     elements: dict
@@ -71,6 +72,11 @@ changed_paths:
   type: list
   elements: str
   sample: [/etc/default/prometheus-node-exporter]
+backup_files:
+  description: Per replaced file with C(backup), the path of its copy.
+  returned: always
+  type: dict
+  sample: {/etc/docker/daemon.json: /etc/docker/daemon.json.12345.2026-12-03@12:00:00~}
 count:
   description: How many files were checked.
   returned: always
@@ -83,7 +89,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-_KEYS = ("path", "content", "owner", "group", "mode", "validate")
+_KEYS = ("path", "content", "owner", "group", "mode", "validate", "backup")
 
 
 def _entries(module):
@@ -112,7 +118,7 @@ def _entries(module):
             continue
         entries.append({"path": os.path.normpath(path), "content": to_bytes(content), "owner": raw.get("owner"),
                         "group": raw.get("group"), "mode": None if raw.get("mode") is None else str(raw["mode"]),
-                        "validate": validate})
+                        "validate": validate, "backup": bool(raw.get("backup"))})
     duplicated = sorted({e["path"] for e in entries if [x["path"] for x in entries].count(e["path"]) > 1})
     if duplicated:
         problems.append("each path may be listed once; listed more than once: %s" % ", ".join(duplicated))
@@ -175,12 +181,14 @@ def main():
             if failures:
                 module.fail_json(msg="files: a new content failed its check; nothing was changed:\n  - " + "\n  - ".join(failures))
 
-        changed_paths, diffs = [], []
+        changed_paths, diffs, backups = [], [], {}
         for entry, before in pending:
             path = entry["path"]
             diff = {"before": {}, "after": {}}
             written = before != entry["content"]
             if written and not module.check_mode:
+                if entry["backup"] and before is not None:
+                    backups[path] = module.backup_local(path)
                 # The staged file already has its owner and mode: a rename never exposes it with other ones.
                 os.rename(temps.pop(path), path)
             if written and before is None and module.check_mode:
@@ -201,7 +209,7 @@ def main():
             if os.path.exists(temp):
                 os.unlink(temp)
 
-    result = dict(changed=bool(changed_paths), changed_paths=changed_paths, count=len(entries))
+    result = dict(changed=bool(changed_paths), changed_paths=changed_paths, count=len(entries), backup_files=backups)
     if module._diff:
         result["diff"] = diffs
     module.exit_json(**result)

@@ -28,9 +28,10 @@ requirements:
   - the Docker SDK for Python (Debian C(python3-docker)) on the manager it runs on
 options:
   stack:
-    description: The stack name (as given to C(docker stack deploy) or M(community.docker.docker_stack)).
+    description:
+      - The stack name (as given to C(docker stack deploy) or M(community.docker.docker_stack)).
+      - Required unless O(expect_stacks) is given.
     type: str
-    required: true
   services:
     description: Only these services of the stack (short names, without the C(<stack>_) prefix). Default all.
     type: list
@@ -68,6 +69,12 @@ options:
       - With it the module reports once, never fails, and returns RV(up_to_date); a stack that is not
         deployed yet is not up to date. The services role deploys only stacks that are not up to date.
     type: dict
+  expect_stacks:
+    description:
+      - Many stacks at once, stack name to the stack as about to be deployed (each as in O(expect_stack)).
+      - The Swarm's services, tasks and nodes are read once for all of them (one call for a whole catalog instead
+        of one per stack); the module reports once, never fails, and returns RV(stacks). Excludes O(stack).
+    type: dict
   docker_host:
     description: The Engine API address.
     type: str
@@ -95,6 +102,11 @@ EXAMPLES = r"""
     stack: jellyfin
     timeout: 120
   register: __jellyfin_status
+
+- name: Which stacks of the catalog already run as rendered (one read of the Swarm for all)
+  mediastack.core.swarm_stack_status:
+    expect_stacks: "{{ rendered_stacks }}"
+  register: __current
 
 - name: A second exclusive GPU request is expected to stay pending in this drill
   mediastack.core.swarm_stack_status:
@@ -135,6 +147,12 @@ up_to_date:
       the same C(mediastack.stack.sha256) label and runs the rendered number of replicas. V(false) without O(expect_stack).
   returned: always
   type: bool
+stacks:
+  description: With O(expect_stacks), per stack its RV(up_to_date) and RV(services). Empty otherwise.
+  returned: always
+  type: dict
+  sample:
+    navidrome: {up_to_date: true, services: {navidrome: {name: navidrome_navidrome, desired: 1, running: 1}}}
 waited:
   description: Seconds spent waiting.
   returned: always
@@ -143,18 +161,11 @@ waited:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.mediastack.core.plugins.module_utils.swarm.engine import docker, engine_client
 from ansible_collections.mediastack.core.plugins.module_utils.swarm.stack_status import STACK_LABEL, not_converged, summarise, up_to_date
-
-try:
-    import docker  # Debian python3-docker; community.docker's modules need it on the node as well
-    HAS_DOCKER = True
-    DOCKER_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - depends on the target
-    HAS_DOCKER = False
-    DOCKER_IMPORT_ERROR = exc
 
 
 def read_state(client, stack, only):
@@ -166,6 +177,40 @@ def read_state(client, stack, only):
     for service in services:
         tasks.extend(client.tasks(filters={"service": service["ID"]}))
     return services, tasks, client.nodes()
+
+
+def read_stacks(client, stacks):
+    """Services, tasks and nodes read once; per stack name its (services, tasks)."""
+    services = client.services(filters={"label": STACK_LABEL})
+    tasks = client.tasks()
+    nodes = client.nodes()
+    by_stack = {name: ([], []) for name in stacks}
+    ids = {}
+    for service in services:
+        stack = ((service.get("Spec") or {}).get("Labels") or {}).get(STACK_LABEL)
+        if stack in by_stack:
+            by_stack[stack][0].append(service)
+            ids[service.get("ID")] = stack
+    for task in tasks:
+        stack = ids.get(task.get("ServiceID"))
+        if stack is not None:
+            by_stack[stack][1].append(task)
+    return by_stack, nodes
+
+
+def compare_stacks(module, client, stacks):
+    """Exit with, per stack of ``stacks``, whether it runs as rendered (expect_stacks)."""
+    try:
+        by_stack, nodes = read_stacks(client, stacks)
+    except docker.errors.APIError as exc:
+        module.fail_json(msg="swarm_stack_status: the engine refused the query (is this a Swarm manager?): %s" % to_native(exc))
+    result = {}
+    for name, stack in stacks.items():
+        if not isinstance(stack, dict):
+            module.fail_json(msg="swarm_stack_status: expect_stacks.%s must be a rendered stack (a mapping), got %s" % (name, type(stack).__name__))
+        summary = summarise(by_stack[name][0], by_stack[name][1], nodes)
+        result[name] = {"up_to_date": up_to_date(summary, stack), "services": summary}
+    module.exit_json(changed=False, stacks=result, services={}, problems=[], waited=0.0, up_to_date=False)
 
 
 def service_logs(client, name, tail):
@@ -185,7 +230,7 @@ def service_logs(client, name, tail):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            stack=dict(type="str", required=True),
+            stack=dict(type="str"),
             services=dict(type="list", elements="str", default=[]),
             wait=dict(type="bool", default=True),
             timeout=dict(type="int", default=180),
@@ -195,17 +240,17 @@ def main():
             docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
             logs_tail=dict(type="int", default=5),
             expect_stack=dict(type="dict"),
+            expect_stacks=dict(type="dict"),
         ),
+        required_one_of=[("stack", "expect_stacks")],
+        mutually_exclusive=[("stack", "expect_stacks")],
         supports_check_mode=True,
     )
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker (Debian: python3-docker)"), exception=to_native(DOCKER_IMPORT_ERROR))
     params = module.params
-    try:
-        client = docker.APIClient(base_url=params["docker_host"])
-    except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg="swarm_stack_status: cannot reach the Docker engine at %s: %s" % (params["docker_host"], to_native(exc)))
+    client = engine_client(module, "swarm_stack_status")
 
+    if params["expect_stacks"] is not None:
+        compare_stacks(module, client, params["expect_stacks"])
     start = time.monotonic()
     expect_stack = params["expect_stack"]
     wait = params["wait"] and not module.check_mode and expect_stack is None
@@ -235,7 +280,7 @@ def main():
         if not svc["converged"] and svc["recent_failures"]:
             svc["logs"] = service_logs(client, svc["name"], params["logs_tail"])
     problems = not_converged(summary)
-    result = dict(changed=False, services=summary, problems=problems, waited=waited, stack=params["stack"], up_to_date=False)
+    result = dict(changed=False, services=summary, problems=problems, waited=waited, stack=params["stack"], up_to_date=False, stacks={})
     if expect_stack is not None:
         result["up_to_date"] = up_to_date(summary, expect_stack)
         module.exit_json(**result)

@@ -108,5 +108,7 @@ def test_the_made_up_service_plans_renders_and_has_its_tag(collection: Path, add
     listed = run(str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/example", "site.yml", "--tags", NEW,
                  "--list-tasks", cwd=collection, env=env)
     assert listed.returncode == 0, listed.stdout[-3000:] + listed.stderr[-3000:]
-    selected = [line for line in listed.stdout.splitlines() if "mediastack.core.services : " in line and NEW in line.split("TAGS:")[-1]]
-    assert any("Plan" in line for line in selected) and any("Deploy" in line for line in selected), listed.stdout[-3000:]
+    # The thin role includes the services role (an include, so --list-tasks shows the include, not what it runs;
+    # the lab's test_tags_navidrome_touches_only_navidrome runs one for real).
+    selected = [line for line in listed.stdout.splitlines() if NEW in line.split("TAGS:")[-1]]
+    assert any("Deploy %s and its dependencies from the catalog" % NEW in line for line in selected), listed.stdout[-3000:]

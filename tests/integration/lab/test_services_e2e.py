@@ -215,7 +215,7 @@ def test_disabled_service_stack_removed_data_kept(platform):
     proc = site(platform, "--tags", "services")
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert [line.split(" changed:")[0] for line in changed_tasks(proc.stdout)] == [
-        "mediastack.core.services : Create the Docker configs the deployed services read", "mediastack.core.services : Deploy the stack authelia"]
+        "mediastack.core.services : Create the Docker configs and secrets the deployed services read", "mediastack.core.services : Deploy the stack authelia"]
     spec = docker("service", "inspect", "authelia_authelia", "--format", "{{json .Spec.TaskTemplate.ContainerSpec.Configs}}")
     current = next(c["ConfigName"] for c in json.loads(spec) if c["File"]["Name"] == "/config/configuration.yml")
     text = base64.b64decode(json.loads(docker("config", "inspect", current, "--format", "{{json .Spec.Data}}"))).decode()

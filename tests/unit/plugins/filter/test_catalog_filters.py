@@ -16,7 +16,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mediastack.core.plugins.filter.catalog_authelia_rules import catalog_authelia_rules
-from ansible_collections.mediastack.core.plugins.filter.catalog_stack import catalog_stack
+from ansible_collections.mediastack.core.plugins.filter.catalog_stack import catalog_stack, catalog_stacks
 from ansible_collections.mediastack.core.plugins.filter.catalog_validate import catalog_validate
 from ansible_collections.mediastack.core.plugins.filter.gpu_service_assignments import gpu_service_assignments
 from ansible_collections.mediastack.core.plugins.module_utils.gpu import assign as gpu_assign
@@ -46,6 +46,25 @@ def render(name, platform=None, **kwargs):
 
 def deploy_of(stack, name):
     return stack["services"][name]["deploy"]
+
+
+class TestCatalogStacks:
+    """catalog_stacks: the services role renders its whole plan in one task; each stack is catalog_stack's."""
+
+    def test_each_stack_is_the_one_catalog_stack_renders_in_the_plan_order(self):
+        order = ["redis", "jellyfin", "navidrome"]
+        stacks = catalog_stacks(SEED, PLATFORM, order, {"jellyfin": JELLYFIN_GPU})
+        assert list(stacks) == order
+        assert stacks["jellyfin"] == render("jellyfin", gpu_assignment=JELLYFIN_GPU)
+        assert stacks["redis"] == render("redis") and stacks["navidrome"] == render("navidrome")
+        assert stacks["jellyfin"]["services"]["jellyfin"]["environment"]["NVIDIA_VISIBLE_DEVICES"] == JELLYFIN_GPU["gpu_uuids"][0]
+
+    def test_default_is_every_service(self):
+        assert sorted(catalog_stacks(SEED, PLATFORM)) == sorted(SEED)
+
+    def test_a_name_outside_the_catalog_is_named(self):
+        with pytest.raises(AnsibleFilterError, match="nosuch not in the catalog"):
+            catalog_stacks(SEED, PLATFORM, ["redis", "nosuch"])
 
 
 class TestSeed:

@@ -59,6 +59,18 @@ def test_only_the_changed_file_is_written_and_reported_with_a_content_diff(capsy
     assert mode_of(tmp_path / "config.json") == "0o600"
 
 
+def test_backup_keeps_the_replaced_content_only_when_asked(capsys, tmp_path):
+    entries = bundle(tmp_path)
+    run_module(capsys, {"files": entries})
+    changed = [dict(e, content=e["content"] + "# 2\n", backup=(e["path"].endswith("config.json"))) for e in entries[1:]]
+    changed[0]["content"] = '{"a": 2}\n'
+    result = run_module(capsys, {"files": changed})
+    copy = result["backup_files"][str(tmp_path / "config.json")]
+    assert list(result["backup_files"]) == [str(tmp_path / "config.json")]
+    assert open(copy, encoding="utf-8").read() == '{"a": 1}\n' and (tmp_path / "config.json").read_text() == '{"a": 2}\n'
+    assert run_module(capsys, {"files": changed})["backup_files"] == {}, "an unchanged file gets no copy"
+
+
 def test_a_failed_validation_leaves_every_file_as_it_was(capsys, tmp_path):
     run_module(capsys, {"files": bundle(tmp_path)})
     broken = bundle(tmp_path, config="{not json\n")
