@@ -117,7 +117,8 @@ def floors() -> dict[str, float]:
 def row(label: str, value: float, goal: str, before: object, ok: bool | None) -> str:
     verdict = "" if ok is None else ("met" if ok else "NOT MET")
     before_s = "%.1f" % before if isinstance(before, float) else (before or "-")
-    return "%-46s %10.1f %14s %10s  %s" % (label, value, goal, before_s, verdict)
+    shown = "%.2f" % value if value < 10 else "%.1f" % value  # ratios need two decimals (0.15 is not 0.2)
+    return "%-46s %10s %14s %10s  %s" % (label, shown, goal, before_s, verdict)
 
 
 def main() -> int:
