@@ -3,7 +3,8 @@
 For each directory under roles/, `site.yml --tags <role> --list-tasks` on the example inventory must list
 at least one task of that role that does work (not only its always-tagged argument validation or
 preflight, which every tag selects). A thin service role (roles/navidrome, ...) does its work through the
-role it imports (mediastack.core.services): those tasks count when they carry the thin role's tag.
+role it includes (mediastack.core.services, with its tag applied): --list-tasks cannot look inside a dynamic
+include, so its include task counts (the lab e2e runs one: test_tags_navidrome_touches_only_navidrome).
 A role that site.yml does not run yet is listed in NOT_IN_SITE with the reason; the test also fails when
 such a role becomes reachable, so the list cannot go stale.
 """
@@ -24,6 +25,8 @@ NOT_IN_SITE = {
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").is_file())
 IMPORT_RE = re.compile(r"^\s+name: mediastack\.core\.(\w+)\s*$", re.M)
 TASK_RE = re.compile(r"^\s+mediastack\.core\.(?P<role>\w+) : (?P<name>.*)\tTAGS: \[(?P<tags>[^\]]*)\]$", re.M)
+# The include task of a thin service role (an include is listed without its role's name).
+INCLUDE_RE = re.compile(r"^\s+(?P<name>Deploy (?P<role>\w+) and its dependencies from the catalog)\tTAGS: \[(?P<tags>[^\]]*)\]$", re.M)
 
 
 def _imported(role: str) -> set[str]:
@@ -36,7 +39,7 @@ def _working_tasks(tag: str) -> dict[str, list[str]]:
     proc = playbook("-i", INVENTORY, "site.yml", "--tags", tag, "--list-tasks")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out: dict[str, list[str]] = {}
-    for match in TASK_RE.finditer(proc.stdout):
+    for match in list(TASK_RE.finditer(proc.stdout)) + list(INCLUDE_RE.finditer(proc.stdout)):
         tags = {t.strip() for t in match["tags"].split(",")}
         if tag in tags and "always" not in tags:
             out.setdefault(match["role"], []).append(match["name"])
