@@ -77,6 +77,10 @@ molecule: setup lab-image  ## every Molecule scenario (converge, idempotence, ve
 e2e: setup lab-image  ## fresh lab, site.yml, second run changed=0 on every host, check mode
 	pytest -q -s --durations=25 tests/integration/lab
 
+.PHONY: e2e-under-load
+e2e-under-load: setup lab-image  ## the e2e stage three times in a row beside a CPU-bound process (issue 22's check)
+	scripts/e2e-under-load.sh 3 1
+
 .PHONY: build
 build: setup  ## build the collection tarball and check it carries no test/lab content
 	scripts/stage-build.sh
