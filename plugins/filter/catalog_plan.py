@@ -50,24 +50,34 @@ def _free_gib(mounts: Any, path: str) -> Optional[float]:
 
 
 def catalog_capacity_problems(plan: Any, hostvars: Any, hosts: Any, managers: Optional[Any] = None,
-                              min_free_gib: float = 0) -> list[str]:
-    """The plan against the gathered facts of the Swarm nodes: CPU limits, memory reservations, free disk."""
+                              min_free_gib: float = 0, features: str = "__mediastack_node_features") -> list[str]:
+    """The plan against the gathered facts of the Swarm nodes: CPU limits, memory reservations, free disk, and (where
+    the host variable named by ``features`` holds mediastack.core.node_features' result) kernel features and GPUs."""
     if not isinstance(plan, Mapping) or "capacity" not in plan:
         raise AnsibleFilterError("catalog_capacity_problems: the input must be catalog_deploy_plan's result")
-    managers = set(managers or [])
+    ordered = list(managers or [])
+    managers = set(ordered)
     nodes = {}
     for host in hosts or []:
         hvars = hostvars[host]
         facts = hvars.get("ansible_facts") or {}
+        read = hvars.get(features) or {}
+        read = read if isinstance(read, Mapping) and "kernel" in read else {}
+        simulated = hvars.get("nvidia_simulated_gpus") or []
         nodes[str(host)] = {
             "role": "manager" if host in managers else "worker",
             "labels": dict(hvars.get("swarm_node_labels") or {}),
             "cpus": facts.get("processor_vcpus"),
             "memory_mb": facts.get("memtotal_mb"),
             "free_gib": _free_gib(facts.get("mounts"), str(plan.get("storage_root") or "/")),
+            "kernel": read.get("kernel"),
+            # the lab's stand-in GPUs (nvidia_simulated_gpus) count as the nvidia role counts them
+            "gpus": len(read.get("nvidia_gpus") or []) + (len(simulated) if isinstance(simulated, list) else 0) if read else None,
         }
+    networks = (hostvars[ordered[0]].get("swarm_networks") if ordered and ordered[0] in hostvars else None) or []
+    encrypted = [str(n.get("name")) for n in networks if isinstance(n, Mapping) and n.get("encrypted") is True]
     try:
-        return capacity_problems(plan, nodes, float(min_free_gib or 0))
+        return capacity_problems(plan, nodes, float(min_free_gib or 0), encrypted)
     except CatalogError as exc:
         return list(exc.problems)
 

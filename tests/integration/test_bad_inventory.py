@@ -10,6 +10,7 @@ Positive controls: the example inventory with its vault values, and a 1-manager 
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import subprocess
 import uuid
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from ansible_collections.mediastack.core.plugins.modules import node_features
 
 from .helpers import ROOT, env, json_result, playbook
 
@@ -195,16 +198,20 @@ def test_an_unparsable_inventory_is_an_error_naming_the_file(tmp_path: Path):
     assert "PLAY [" not in out, "a play started on an inventory that did not parse"
 
 
-def test_a_preflight_problem_stops_before_the_first_changing_play(tmp_path: Path):
-    """Facts needed: this machine (local connection) as the only node; Jellyfin asks for more CPUs than it has."""
+def _site_on_this_machine(tmp_path: Path, **all_vars):
+    """site.yml with this machine (local connection) as the only node, a GPU media manager; the preflight only reads."""
     inv = tmp_path / "hosts.yml"
-    inventory = {"all": {"vars": {**SERVICES, "common_hardware_check": "warn",
-                                  "services_catalog_overrides": {"jellyfin": {"resources": {"cpus": 512}}}},
+    inventory = {"all": {"vars": {**SERVICES, "common_hardware_check": "warn", **all_vars},
                          "children": {"swarm": {"children": {"swarm_managers": {"hosts": {"localnode": {
                              "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                              "swarm_node_labels": {"type": "media", "gpu": "true"}}}}}}}}}
     inv.write_text(yaml.safe_dump(inventory))
-    proc = playbook("-i", str(inv), "site.yml", json_output=True)
+    return playbook("-i", str(inv), "site.yml", json_output=True)
+
+
+def test_a_preflight_problem_stops_before_the_first_changing_play(tmp_path: Path):
+    """Facts needed: this machine (local connection) as the only node; Jellyfin asks for more CPUs than it has."""
+    proc = _site_on_this_machine(tmp_path, services_catalog_overrides={"jellyfin": {"resources": {"cpus": 512}}})
     assert proc.returncode != 0, proc.stdout[-2000:]
     doc = json_result(proc)
     play, task, message = _failed_check(doc)
@@ -212,6 +219,34 @@ def test_a_preflight_problem_stops_before_the_first_changing_play(tmp_path: Path
     assert "The nodes cannot run the service plan; nothing was changed" in message
     assert "jellyfin: resources.cpus 512 is more than every node it may run on has (localnode:" in message, message
     assert "services_catalog_overrides: {jellyfin: {resources: {cpus: N}}}" in message
+    assert all(s["changed"] == 0 for s in doc["stats"].values()), doc["stats"]
+
+
+def _local_kernel_options() -> dict:
+    """This machine's kernel build options as node_features reads them ({} when its configuration is unreadable)."""
+    release = os.uname().release
+    source = node_features.kernel_config_path(None, release)
+    return node_features.read_kernel_config(source) if source else {}
+
+
+def test_missing_kernel_features_and_gpus_stop_the_preflight(tmp_path: Path):
+    """Facts needed: this machine as the only node. Jellyfin asks for 16 GPUs (the most gpu.count allows) on a node
+    labelled gpu=true (no test machine has them); with VIP endpoints (the production default) a kernel without IPVS
+    is named too."""
+    proc = _site_on_this_machine(tmp_path, swarm_service_endpoint_mode="vip",
+                                 services_catalog_overrides={"jellyfin": {"gpu": {"count": 16}}})
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    doc = json_result(proc)
+    play, task, message = _failed_check(doc)
+    assert (play, task) == (VALIDATION_PLAYS[2], "Check the service plan against the nodes"), (play, task, message)
+    flat = " ".join(message.split())
+    assert "The nodes cannot run the service plan; nothing was changed" in flat
+    assert "jellyfin: needs 16 NVIDIA GPUs (gpu.count) and no node it may run on has that many (localnode: " in flat, message
+    assert "remove the gpu label from nodes without one (swarm_node_labels)" in flat
+    if _local_kernel_options().get("IP_VS", "n") not in ("y", "m"):  # this machine's kernel (the CI machine's has none)
+        assert "localnode (%s, " % os.uname().release in flat and "(CONFIG_IP_VS not set); set swarm_service_endpoint_mode: dnsrr" in flat, message
+    else:
+        assert "CONFIG_IP_VS" not in flat, message
     assert all(s["changed"] == 0 for s in doc["stats"].values()), doc["stats"]
 
 
@@ -223,13 +258,7 @@ def test_a_filesystem_mounted_below_the_library_root_stops_the_preflight(tmp_pat
     if subprocess.run(["mount", "--bind", str(disk), str(library / "media")], capture_output=True, check=False).returncode:
         pytest.skip("bind mounts need root and CAP_SYS_ADMIN")
     try:
-        inv = tmp_path / "hosts.yml"
-        inventory = {"all": {"vars": {**SERVICES, "common_hardware_check": "warn", "common_library_root": str(library)},
-                             "children": {"swarm": {"children": {"swarm_managers": {"hosts": {"localnode": {
-                                 "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                                 "swarm_node_labels": {"type": "media", "gpu": "true"}}}}}}}}}
-        inv.write_text(yaml.safe_dump(inventory))
-        proc = playbook("-i", str(inv), "site.yml", json_output=True)
+        proc = _site_on_this_machine(tmp_path, common_library_root=str(library))
     finally:
         subprocess.run(["umount", str(library / "media")], check=True)
     assert proc.returncode != 0, proc.stdout[-2000:]

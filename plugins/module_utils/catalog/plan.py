@@ -19,6 +19,7 @@ from ansible_collections.mediastack.core.plugins.module_utils.catalog.model impo
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog, platform_settings
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.validate import unknown_service, validate_catalog
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.backup import backup_entries
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.features import feature_problems
 
 CONSTRAINT = re.compile(r"^\s*node\.(labels\.(?P<label>[A-Za-z0-9_.-]+)|role|hostname)\s*(?P<op>==|!=)\s*(?P<value>\S+)\s*$")
 
@@ -121,6 +122,8 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
                                          else int(svc.resources.memory * float(settings["reservation_ratio"]))),
                       "constraints": list(svc.constraints), "global": svc.mode == "global"} for svc in chosen],
         "storage_root": settings["storage_root"],
+        # vip needs IPVS in every node's kernel (the preflight's kernel check, module_utils/catalog/features.py)
+        "endpoint_mode": str(settings["endpoint_mode"]),
         "library_root": library_root(settings),
         # Host paths per backup class of each service with backup_paths (module_utils/catalog/backup.py).
         "backup": backup_entries(chosen, settings),
@@ -176,11 +179,12 @@ def backup_services(plan: t.Mapping[str, t.Any], hostname: str, role: str, label
 
 
 def capacity_problems(plan: t.Mapping[str, t.Any], nodes: t.Mapping[str, t.Mapping[str, t.Any]],
-                      min_free_gib: float = 0) -> t.List[str]:
+                      min_free_gib: float = 0, encrypted_networks: t.Iterable[str] = ()) -> t.List[str]:
     """What the nodes' facts say the plan cannot get, before anything changes.
 
     ``nodes`` maps each Swarm node to {role: manager|worker, labels, cpus, memory_mb, free_gib}: free_gib is
-    the free space of the filesystem that holds the platform's storage root (None when unknown).
+    the free space of the filesystem that holds the platform's storage root (None when unknown); kernel and gpus
+    (optional) are what mediastack.core.node_features read, checked by ``features.feature_problems``.
     Docker refuses a CPU limit above the node's CPUs ("range of CPUs is from 0.01 to N"), and Swarm leaves a
     task pending when no node can reserve its memory: both are caught here, naming the nodes that may run the
     service and the fix.
@@ -219,4 +223,4 @@ def capacity_problems(plan: t.Mapping[str, t.Any], nodes: t.Mapping[str, t.Mappi
                 problems.append("%s: only %.1f GiB free on the filesystem of %s (at least %s GiB wanted); free space or "
                                 "lower common_data_root_min_free_gib" % (host, float(free), plan.get("storage_root"),
                                                                          format_cpus(float(min_free_gib))))
-    return problems
+    return problems + feature_problems(plan, nodes, encrypted_networks, node_matches)
