@@ -61,8 +61,64 @@ def swarm_network_problems(networks: Any, reserved: Any = None) -> list[str]:
     return problems
 
 
+# Interfaces Docker and Swarm make themselves (their networks come from the address pools, checked above).
+_DOCKER_IFACE_RE = re.compile(r"^(lo|docker0|docker_gwbridge|br-[0-9a-f]{12}|veth.*|vx-.*|vxlan.*)$")
+
+
+def _host_networks(facts: Mapping[str, Any]) -> list[tuple[str, ipaddress.IPv4Interface]]:
+    """(interface, address/prefix) of every IPv4 address in gathered facts, Docker's own interfaces left out."""
+    out = []
+    for iface in facts.get("interfaces") or []:
+        if _DOCKER_IFACE_RE.match(str(iface)):
+            continue
+        data = facts.get(str(iface).replace("-", "_")) or {}
+        addresses = [data.get("ipv4")] + list(data.get("ipv4_secondaries") or [])
+        for addr in addresses:
+            if not isinstance(addr, Mapping) or not addr.get("address") or not addr.get("netmask"):
+                continue
+            try:
+                out.append((str(iface), ipaddress.IPv4Interface("%s/%s" % (addr["address"], addr["netmask"]))))
+            except ValueError:
+                continue
+    return out
+
+
+def swarm_host_network_problems(networks: Any, hostvars: Any, hosts: Any, pool: Any = None) -> list[str]:
+    """The overlays (and Swarm's address pool) against the networks the nodes' interfaces are on (gathered facts).
+
+    An overlay that overlaps a network a node is attached to hides that network from every container on the
+    overlay. One line per overlapping pair, naming every node it concerns; nodes without facts are not judged.
+    """
+    if not isinstance(networks, list):
+        raise AnsibleFilterError("swarm_host_network_problems: swarm_networks must be a list of {name, subnet} mappings")
+    if isinstance(hosts, (str, bytes)) or not isinstance(hosts, (list, tuple)):
+        raise AnsibleFilterError("swarm_host_network_problems: hosts must be a list of inventory hosts, got %r" % (hosts,))
+    ours = []
+    for entry in networks:
+        if isinstance(entry, Mapping) and entry.get("subnet"):
+            ours.append(("overlay %s" % entry.get("name"), "its subnet in swarm_networks", entry["subnet"]))
+    for item in pool or []:
+        ours.append(("swarm_default_addr_pool", "swarm_default_addr_pool", item))
+    attached = {str(h): _host_networks((hostvars[h].get("ansible_facts") or {})) for h in hosts}
+    problems = []
+    for what, setting, subnet in ours:
+        try:
+            net = ipaddress.IPv4Network(str(subnet), strict=False)
+        except ValueError:
+            continue  # swarm_network_problems (the validation play) names it
+        hits: dict[str, list[str]] = {}
+        for host in sorted(attached):
+            for iface, addr in attached[host]:
+                if net.overlaps(addr.network):
+                    hits.setdefault(str(addr.network), []).append("%s (%s %s)" % (host, iface, addr.ip))
+        for other, where in sorted(hits.items()):
+            problems.append("%s (%s) overlaps %s, the network of %s; containers on it could not reach that network. "
+                            "Change %s" % (what, net, other, ", ".join(where), setting))
+    return problems
+
+
 class FilterModule:
     """Swarm network filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"swarm_network_problems": swarm_network_problems}
+        return {"swarm_network_problems": swarm_network_problems, "swarm_host_network_problems": swarm_host_network_problems}

@@ -10,6 +10,8 @@ Positive controls: the example inventory with its vault values, and a 1-manager 
 from __future__ import annotations
 
 import copy
+import ipaddress
+import json
 import os
 import shutil
 import subprocess
@@ -247,6 +249,46 @@ def test_missing_kernel_features_and_gpus_stop_the_preflight(tmp_path: Path):
         assert "localnode (%s, " % os.uname().release in flat and "(CONFIG_IP_VS not set); set swarm_service_endpoint_mode: dnsrr" in flat, message
     else:
         assert "CONFIG_IP_VS" not in flat, message
+    assert all(s["changed"] == 0 for s in doc["stats"].values()), doc["stats"]
+
+
+def _this_machines_network() -> tuple[str, str] | None:
+    """(interface, network) of this machine's first IPv4 network that is not loopback or Docker's, or None."""
+    proc = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True, check=False)
+    if proc.returncode:
+        return None
+    for iface in json.loads(proc.stdout):
+        name = iface.get("ifname", "")
+        if name == "lo" or name.startswith(("docker", "br-", "veth")):
+            continue
+        for addr in iface.get("addr_info", []):
+            net = ipaddress.IPv4Interface("%s/%s" % (addr["local"], addr["prefixlen"])).network
+            if net.prefixlen <= 29:
+                return name, str(net)
+    return None
+
+
+def test_an_overlay_on_a_network_the_nodes_are_on_stops_the_preflight(tmp_path: Path):
+    """Facts needed: the overlay media takes the subnet of this machine's own network (read with ip), which the
+    validation play cannot know; the preflight names the overlay, the network, the node and its interface."""
+    found = _this_machines_network()
+    if found is None:
+        pytest.skip("this machine has no IPv4 network of /29 or larger outside loopback and Docker")
+    iface, network = found
+    networks = [{"name": "media", "subnet": network, "attachable": True, "encrypted": False},
+                {"name": "admin", "subnet": "10.201.2.0/24", "attachable": True, "encrypted": False},
+                {"name": "data", "subnet": "10.201.3.0/24", "attachable": True, "encrypted": False},
+                {"name": "dmz", "subnet": "10.201.4.0/24", "attachable": True, "encrypted": False}]
+    proc = _site_on_this_machine(tmp_path, swarm_service_endpoint_mode="dnsrr", swarm_networks=networks)
+    assert proc.returncode != 0, proc.stdout[-2000:]
+    doc = json_result(proc)
+    play, task, message = _failed_check(doc)
+    assert (play, task) == (VALIDATION_PLAYS[2], "mediastack.core.swarm : Check the overlay networks against the networks the nodes are on"), \
+        (play, task, message)
+    flat = " ".join(message.split())
+    assert "nothing was changed" in flat
+    assert "overlay media (%s) overlaps %s, the network of localnode (%s " % (network, network, iface) in flat, message
+    assert "Change its subnet in swarm_networks" in flat
     assert all(s["changed"] == 0 for s in doc["stats"].values()), doc["stats"]
 
 

@@ -137,3 +137,42 @@ class TestSwarmConstraints:
     def test_bad_needs(self, needs, match):
         with pytest.raises(AnsibleFilterError, match=match):
             swarm_constraints(needs)
+
+
+# ------------------------------------------------------------------ the overlays against the nodes' own networks
+
+from ansible_collections.mediastack.core.plugins.filter.swarm_network_problems import swarm_host_network_problems  # noqa: E402
+
+
+def _facts(**ifaces):
+    facts = {"interfaces": list(ifaces)}
+    for name, (address, netmask) in ifaces.items():
+        facts[name.replace("-", "_")] = {"device": name, "ipv4": {"address": address, "netmask": netmask}}
+    return {"ansible_facts": facts}
+
+
+class TestSwarmHostNetworkProblems:
+    NETWORKS = [{"name": "media", "subnet": "10.201.1.0/24"}, {"name": "data", "subnet": "10.201.3.0/24"}]
+
+    def test_nodes_on_other_networks_and_dockers_own_bridges_are_fine(self):
+        hostvars = {"m1": _facts(eth0=("192.168.1.10", "255.255.255.0"), docker0=("10.201.1.1", "255.255.255.0"),
+                                 docker_gwbridge=("10.201.3.1", "255.255.255.0"))}
+        assert swarm_host_network_problems(self.NETWORKS, hostvars, ["m1"], ["10.200.0.0/16"]) == []
+
+    def test_an_overlay_on_a_nodes_network_is_named_once_with_every_node(self):
+        hostvars = {"m1": _facts(eth0=("10.201.0.10", "255.255.252.0")), "w1": _facts(eth1=("10.201.0.11", "255.255.252.0")),
+                    "w2": _facts(eth0=("192.168.1.12", "255.255.255.0"))}
+        out = swarm_host_network_problems(self.NETWORKS, hostvars, ["m1", "w1", "w2"])
+        assert out == ["overlay media (10.201.1.0/24) overlaps 10.201.0.0/22, the network of m1 (eth0 10.201.0.10), "
+                       "w1 (eth1 10.201.0.11); containers on it could not reach that network. Change its subnet in swarm_networks",
+                       "overlay data (10.201.3.0/24) overlaps 10.201.0.0/22, the network of m1 (eth0 10.201.0.10), "
+                       "w1 (eth1 10.201.0.11); containers on it could not reach that network. Change its subnet in swarm_networks"]
+
+    def test_the_address_pool_secondaries_and_nodes_without_facts(self):
+        facts = _facts(**{"ens-1": ("192.168.1.10", "255.255.255.0")})
+        facts["ansible_facts"]["ens_1"]["ipv4_secondaries"] = [{"address": "10.200.7.1", "netmask": "255.255.255.0"}]
+        out = swarm_host_network_problems([], {"m1": facts, "w1": {}}, ["m1", "w1"], ["10.200.0.0/16"])
+        assert out == ["swarm_default_addr_pool (10.200.0.0/16) overlaps 10.200.7.0/24, the network of m1 (ens-1 10.200.7.1); "
+                       "containers on it could not reach that network. Change swarm_default_addr_pool"]
+        with pytest.raises(AnsibleFilterError, match="hosts must be a list"):
+            swarm_host_network_problems([], {}, "m1")
