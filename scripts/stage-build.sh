@@ -8,7 +8,7 @@ trap 'rm -rf "$out"' EXIT
 ansible-galaxy collection build --force --output-path "$out" . >/dev/null
 tarball=$(ls "$out"/mediastack-core-*.tar.gz)
 echo "built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB, $(tar -tzf "$tarball" | wc -l) entries)"
-bad=$(tar -tzf "$tarball" | grep -E '^(tests|molecule|lab|scripts|\.ci|\.cache|\.venv|benchmarks|roles/lab|inventories/lab)(/|$)|playbooks/lab' || true)
+bad=$(tar -tzf "$tarball" | grep -E '^(tests|molecule|lab|scripts|\.ci|\.cache|\.venv|benchmarks|roles/lab|inventories/lab)(/|$)|playbooks/lab|collections/ansible_collections|playbooks/collections' || true)
 if [ -n "$bad" ]; then
   echo "the artifact carries files it must not:" >&2
   echo "$bad" >&2
