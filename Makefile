@@ -81,6 +81,10 @@ e2e: setup lab-image  ## fresh lab, site.yml, second run changed=0 on every host
 e2e-under-load: setup lab-image  ## the e2e stage three times in a row beside a CPU-bound process (issue 22's check)
 	scripts/e2e-under-load.sh 3 1
 
+.PHONY: ee-context
+ee-context: setup  ## the execution environment's build context (ee/execution-environment.yml) in .cache/ee/context
+	scripts/ee-context.sh
+
 .PHONY: build
 build: setup  ## build the collection tarball and check it carries no test/lab content
 	scripts/stage-build.sh
