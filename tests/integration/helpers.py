@@ -25,9 +25,11 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
-def playbook(*args: str, json_output: bool = False, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
-    """Run ansible-playbook from the repository root."""
+def playbook(*args: str, json_output: bool = False, timeout: int = 1800,
+             env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ansible-playbook from the repository root (``env_extra``: more environment variables)."""
     extra = {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"} if json_output else {}
+    extra.update(env_extra or {})
     return subprocess.run(["ansible-playbook", *args], cwd=ROOT, env=env(**extra), text=True,
                           capture_output=True, timeout=timeout, check=False)
 
