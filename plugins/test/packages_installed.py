@@ -34,7 +34,7 @@ def packages_installed(packages: Any, installed: Any) -> bool:
     if not isinstance(installed, Mapping) or not installed:
         return False
     for entry in packages:
-        name, _, version = str(entry).partition("=")
+        name, _sep, version = str(entry).partition("=")
         name = name.split(":", 1)[0].strip()
         versions = _installed_versions(installed.get(name))
         if not versions:
