@@ -361,6 +361,42 @@ def test_the_example_inventory_names_the_vault_values_it_lacks_and_passes_with_t
     _passed(_validate(site, "--vault-password-file", str(password)))
 
 
+class _Vaulted(str):
+    """A value to write as an inline `!vault` scalar."""
+
+
+class _VaultDumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
+    """SafeDumper that writes _Vaulted values as `!vault |` scalars."""
+
+
+_VaultDumper.add_representer(_Vaulted, lambda d, v: d.represent_scalar("!vault", str(v), style="|"))
+
+
+def _vault_leaves(value, vault):
+    if isinstance(value, dict):
+        return {k: _vault_leaves(v, vault) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_vault_leaves(v, vault) for v in value]
+    return _Vaulted(vault.encrypt(str(value)).decode())
+
+
+def test_inline_vaulted_secrets_pass_as_an_awx_inventory_sync_needs_them(tmp_path: Path):
+    """AWX syncs an inventory without a vault password, so secrets live as inline `!vault` values in plain files
+    (docs/awx.md); the validation play takes them as coming from the vault and passes."""
+    from ansible.parsing.vault import VaultLib, VaultSecret  # pylint: disable=import-outside-toplevel
+
+    vault = VaultLib([("default", VaultSecret(b"ci-vault-password"))])
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "inventories" / "example", site)
+    secrets = {"backup_password": BACKUP_PASSWORD, "services_secrets": SECRETS, "services_authelia_users": USERS}
+    text = yaml.dump(_vault_leaves(secrets, vault), Dumper=_VaultDumper)
+    assert "$ANSIBLE_VAULT;" in text and "ci-postgres-password" not in text
+    (site / "group_vars" / "swarm.yml").write_text(text)  # a plain file, no vault-encrypted file anywhere
+    password = tmp_path / "vault-password"
+    password.write_text("ci-vault-password\n")
+    _passed(_validate(site, "--vault-password-file", str(password)))
+
+
 def test_a_one_manager_inventory_passes(tmp_path: Path):
     inv = tmp_path / "hosts.yml"
     inv.write_text(yaml.safe_dump(_inventory(["m1"], ["w1"])))
