@@ -49,11 +49,19 @@ def _looks_secret(value: str) -> bool:
     return False
 
 
+def type_name(value: t.Any) -> str:
+    """The YAML-level name of a value's type (Ansible wraps inventory values in tagged subclasses of str, dict, ...)."""
+    for klass, name in ((bool, "bool"), (str, "str"), (int, "int"), (float, "float"), (Mapping, "dict"), (list, "list")):
+        if isinstance(value, klass):
+            return name
+    return type(value).__name__
+
+
 def shown(value: t.Any) -> str:
     """A value and its type for a message: ``'1.1' (str)``, ``42 (int)``; a secret-looking string is not shown."""
     if isinstance(value, str) and _looks_secret(value):
         return "a str of %d characters (not shown: it looks like a secret)" % len(value)
-    return "%r (%s)" % (value, type(value).__name__)
+    return "%r (%s)" % (str(value) if isinstance(value, str) else value, type_name(value))
 
 
 def did_you_mean(word: str, known: t.Iterable[str], otherwise: str) -> str:
@@ -99,7 +107,7 @@ class Problems:
             return None
         if not isinstance(value, Mapping):
             if example is None:
-                self.bad(path, "must be a mapping, got %s" % type(value).__name__)
+                self.bad(path, "must be a mapping, got %s" % type_name(value))
             else:
                 self.bad(path, "%s is not a mapping; give one such as %s" % (shown(value), example))
             return None

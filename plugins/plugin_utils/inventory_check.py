@@ -38,6 +38,7 @@ from typing import Any, Callable
 import yaml
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible_collections.mediastack.core.plugins.module_utils.problems import type_name
 
 MANAGERS_GROUP = "swarm_managers"
 WORKERS_GROUP = "swarm_workers"
@@ -70,14 +71,6 @@ INVENTORY_VARS: dict[str, dict[str, Any]] = {
         "description": "Accept secrets written in clear outside Ansible Vault (throwaway labs only).",
     },
 }
-
-
-def type_name(value: Any) -> str:
-    """The YAML-level name of a value's type (Ansible wraps inventory values in tagged subclasses)."""
-    for klass, name in ((bool, "bool"), (str, "str"), (int, "int"), (float, "float"), (Mapping, "dict"), (list, "list")):
-        if isinstance(value, klass):
-            return name
-    return type(value).__name__
 
 
 @dataclass
@@ -370,6 +363,15 @@ def _host_problems(hostvars: Mapping[str, Mapping[str, Any]], groups: Mapping[st
     swarm = set(groups.get(SWARM_GROUP) or [])
     for host in sorted(hostvars):
         hvars = hostvars[host]
+        advertise = hvars.get("swarm_advertise_addr") if host in swarm else None
+        if isinstance(advertise, str) and not _templated(advertise):
+            try:
+                ipaddress.IPv4Address(advertise.strip())
+            except ValueError:
+                problems.append(Problem(host, "swarm_advertise_addr", "%r is not an IPv4 address; the other Swarm nodes reach "
+                                        "this one on it" % advertise,
+                                        "set it to this host's IPv4 address on the nodes' network, or remove it to use the "
+                                        "address of the host's default route"))
         connection = str(hvars.get("ansible_connection", "ssh"))
         address = hvars.get("ansible_host", host)
         if not isinstance(address, str) or _templated(address):

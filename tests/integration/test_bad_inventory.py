@@ -97,6 +97,12 @@ CASES = {
                                ["host w1, swarm_node_labels.type", "contains spaces"]),
     "address_not_an_address": (_inventory(["m1"], ["w1"], {"w1": {"ansible_connection": "ssh", "ansible_host": "192.0.2.300"}}),
                                ["host w1, ansible_host: '192.0.2.300' is not an IP address", "set ansible_host"]),
+    "advertise_address_not_an_address": (_inventory(["m1"], ["w1"], {"m1": {"swarm_advertise_addr": "not-an-ip"}}),
+                                         ["host m1, swarm_advertise_addr: 'not-an-ip' is not an IPv4 address",
+                                          "Fix: set it to this host's IPv4 address on the nodes' network"]),
+    "acme_email_not_an_address": (_inventory(["m1"], ["w1"], all_vars={"services_edge": {"acme": {"email": "admin", "challenge": "http"}}}),
+                                  ["The service configs cannot be rendered; nothing was changed: authelia_configuration: "
+                                   "edge.acme.email: 'admin' (str) is not valid; give the ACME account's e-mail address"]),
     "two_hosts_one_address": (_inventory(["m1"], ["w1", "w2"], {"w1": {"ansible_connection": "ssh", "ansible_host": "192.0.2.7"},
                                                                 "w2": {"ansible_connection": "ssh", "ansible_host": "192.0.2.7"}}),
                               ["host w2, ansible_host: '192.0.2.7' is also the address of w1", "give each host its own address"]),
@@ -144,16 +150,17 @@ CASES = {
 
 
 def _failed_check(doc: dict) -> tuple[str, str, str]:
-    """(play, task, message) of the first failure; asserts that no task of a later play ran."""
+    """(play, task, message) of the failure that stopped the run (the last failing task of the first play with a
+    failure: a rescue's own failure comes after the task it rescued); asserts that no task of a later play ran."""
     plays = doc["plays"]
     for index, play in enumerate(plays):
-        for task in play["tasks"]:
-            failed = [r for r in task["hosts"].values() if r.get("failed")]
-            if failed:
-                ran_later = [t["task"]["name"] for p in plays[index + 1:] for t in p["tasks"] if t["hosts"]]
-                assert ran_later == [], "tasks ran after the failing check: %s" % ran_later
-                msg = failed[0].get("msg")
-                return play["play"]["name"], task["task"]["name"], "\n".join(msg) if isinstance(msg, list) else str(msg)
+        failing = [(task, r) for task in play["tasks"] for r in task["hosts"].values() if r.get("failed")]
+        if failing:
+            task, result = failing[-1]
+            ran_later = [t["task"]["name"] for p in plays[index + 1:] for t in p["tasks"] if t["hosts"]]
+            assert ran_later == [], "tasks ran after the failing check: %s" % ran_later
+            msg = result.get("msg")
+            return play["play"]["name"], task["task"]["name"], "\n".join(msg) if isinstance(msg, list) else str(msg)
     raise AssertionError("no task failed: %s" % [p["play"]["name"] for p in plays])
 
 
