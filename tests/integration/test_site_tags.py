@@ -21,6 +21,7 @@ INVENTORY = "inventories/example"
 # role -> why site.yml does not run it (yet)
 NOT_IN_SITE = {
     "lab": "builds the test lab itself (playbooks/lab.yml), not part of a site",
+    "awx_controller": "configures an AWX/Tower/AAP controller's API from localhost (playbooks/awx_controller.yml), not the site's hosts",
 }
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").is_file())
 IMPORT_RE = re.compile(r"^\s+name: mediastack\.core\.(\w+)\s*$", re.M)
