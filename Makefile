@@ -94,8 +94,9 @@ test: setup  ## everything CI runs, in order, with a timing table
 	scripts/run-stages.sh lint sanity unit build integration molecule e2e
 
 .PHONY: catalog-roles
-catalog-roles: venv  ## generate the thin per-service roles and site.yml's list from the catalog
+catalog-roles: venv  ## generate the thin per-service roles, site.yml's list and docs/versions.md's table from the catalog
 	$(BIN)/python scripts/catalog_roles.py
+	$(BIN)/python scripts/versions_doc.py
 
 .PHONY: demo
 demo: setup  ## build the lab, run site.yml against it, print a summary

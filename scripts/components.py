@@ -43,4 +43,11 @@ COMPONENTS: list[Component] = [
     Component("Traefik v3 static/dynamic config", "#6", "validated-only", "upstream traefik-v3 JSON schemas; image is a stand-in"),
     Component("Authelia 4.39 config + users DB", "#6", "validated-only", "upstream authelia-v4.39 JSON schemas; image is a stand-in"),
     Component("Jellyfin, Navidrome, AudioBookshelf", "#6", "validated-only", "stacks run as HTTP stand-ins; stack schema v3.13"),
+    Component("The seed's other apps (Plex ... Deluge, Jellyseerr, Immich ML: catalog entries)", "#15", "validated-only",
+              "each renders a stack that passes docker/cli's schema v3.13 and derives a lab stand-in; not enabled in the lab "
+              "(services_enabled); versions and upstreams in docs/versions.md"),
+    Component("Client/API paths past the SSO portal (auth.bypass_paths)", "#15", "validated-only",
+              "Authelia rules against the authelia-v4.39 schema; first-match decisions per path unit-tested"),
+    Component("QuickSync services as node-pinned containers (PhotoPrism)", "#15", "validated-only",
+              "no iGPU here: placement, container description (quicksync role's spec) and Traefik file routes unit-tested"),
 ]

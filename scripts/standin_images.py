@@ -323,6 +323,9 @@ def derive(service: str, raw: Mapping, bin_files: Mapping[str, bytes]) -> Standi
     helper = helper_for(service, command, bin_files) if command else None
     health_url, paths = None, []
     if kind == "stub":
+        url = HEALTH_URL.search(" ".join(test[1:])) if test else None
+        if not ports and url:  # an internal service (no route, no published port): the port its healthcheck asks
+            ports.add(int(url.group("port") or 80))
         if not ports:
             raise StandinError("%s: the stand-in would serve no port; give the catalog entry ports, a route or metrics"
                                % service)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -64,6 +66,21 @@ def services(manager: str) -> list[dict]:
     return rows
 
 
+def catalog_apps(deployed: list[dict], domain: str = "media.lab") -> list[dict]:
+    """Every service of the catalog: its URL, whether this lab runs it and as what (from the Swarm rows above)."""
+    catalog = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))
+    running = {row["service"].split("_", 1)[0]: row for row in deployed}
+    rows = []
+    for name, entry in catalog.items():
+        route = entry.get("route") or {}
+        row = running.get(name)
+        rows.append({"app": name, "url": "https://%s.%s" % (route["subdomain"], domain) if route else "- (internal)",
+                     "in this lab": ("runs (%s)" % row["replicas"]) if row else ("pinned to a QuickSync node" if entry.get("quicksync")
+                                                                                 else "not enabled"),
+                     "runs here as": row["status"] if row else "-", "image": str(entry.get("image", "")).rsplit("/", 1)[-1]})
+    return rows
+
+
 def table(rows: list[dict]) -> str:
     if not rows:
         return "(none)"
@@ -84,7 +101,10 @@ def main() -> int:
     managers = [r["node"] for r in rows if r["group"] == "swarm_managers"]
     if managers:
         print("\nServices (one stack per catalog service; stand-ins are clearly not the real application):")
-        print(table(services(managers[0])))
+        deployed = services(managers[0])
+        print(table(deployed))
+        print("\nApps of the catalog (enable more with services_enabled; stand-ins answer health and API paths only):")
+        print(table(catalog_apps(deployed)))
     print("\nComponents (README table):")
     print(table([{"component": c.name, "issue": c.issue, "status here": c.status, "how it is proven": c.proof} for c in COMPONENTS]))
     if args.elapsed:

@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.features import has_quicksync
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import CatalogError
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.plan import backup_services, capacity_problems, deploy_plan, host_paths
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.metrics import scrape_targets
@@ -73,11 +74,14 @@ def catalog_capacity_problems(plan: Any, hostvars: Any, hosts: Any, managers: Op
             "kernel": read.get("kernel"),
             # the lab's stand-in GPUs (nvidia_simulated_gpus) count as the nvidia role counts them
             "gpus": len(read.get("nvidia_gpus") or []) + (len(simulated) if isinstance(simulated, list) else 0) if read else None,
+            "quicksync": has_quicksync(read) if read else None,
         }
     networks = (hostvars[ordered[0]].get("swarm_networks") if ordered and ordered[0] in hostvars else None) or []
     encrypted = [str(n.get("name")) for n in networks if isinstance(n, Mapping) and n.get("encrypted") is True]
+    # the nvidia role's strategy (spread: a GPU each; share), as the GPU nodes' own variables set it
+    strategy = str(next((hostvars[h].get("nvidia_gpu_strategy") for h in hosts or [] if hostvars[h].get("nvidia_gpu_strategy")), "spread"))
     try:
-        return capacity_problems(plan, nodes, float(min_free_gib or 0), encrypted)
+        return capacity_problems(plan, nodes, float(min_free_gib or 0), encrypted, strategy)
     except CatalogError as exc:
         return list(exc.problems)
 

@@ -26,10 +26,12 @@ def traefik_static_config(settings: Any) -> dict[str, Any]:
         raise _fail("traefik_static_config", exc) from exc
 
 
-def traefik_dynamic_config(settings: Any) -> dict[str, Any]:
-    """The edge settings -> the file provider's dynamic configuration (TLS options, certificates, secure headers)."""
+def traefik_dynamic_config(settings: Any, catalog: Optional[Any] = None, platform: Optional[Any] = None,
+                           enabled: Optional[Any] = None) -> dict[str, Any]:
+    """The edge settings -> the file provider's dynamic configuration (TLS options, certificates, secure headers; with
+    the catalog, the routes of its node-pinned QuickSync services, which the swarm provider cannot see)."""
     try:
-        return edge.traefik_dynamic(settings)
+        return edge.traefik_dynamic(settings, catalog, platform, enabled)
     except edge.EdgeError as exc:
         raise _fail("traefik_dynamic_config", exc) from exc
 

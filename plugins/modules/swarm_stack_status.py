@@ -153,6 +153,14 @@ stacks:
   type: dict
   sample:
     navidrome: {up_to_date: true, services: {navidrome: {name: navidrome_navidrome, desired: 1, running: 1}}}
+present_stacks:
+  description:
+    - With O(expect_stacks), the names of every stack that has a service in the Swarm (the services role removes only
+      those of the disabled catalog services, not one absent stack per catalog entry on every run).
+  returned: with O(expect_stacks)
+  type: list
+  elements: str
+  sample: [authelia, navidrome, postgres]
 waited:
   description: Seconds spent waiting.
   returned: always
@@ -180,14 +188,17 @@ def read_state(client, stack, only):
 
 
 def read_stacks(client, stacks):
-    """Services, tasks and nodes read once; per stack name its (services, tasks)."""
+    """Services, tasks and nodes read once; per stack name its (services, tasks), and the names of every stack with a service."""
     services = client.services(filters={"label": STACK_LABEL})
     tasks = client.tasks()
     nodes = client.nodes()
     by_stack = {name: ([], []) for name in stacks}
     ids = {}
+    present = set()
     for service in services:
         stack = ((service.get("Spec") or {}).get("Labels") or {}).get(STACK_LABEL)
+        if stack:
+            present.add(stack)
         if stack in by_stack:
             by_stack[stack][0].append(service)
             ids[service.get("ID")] = stack
@@ -195,13 +206,13 @@ def read_stacks(client, stacks):
         stack = ids.get(task.get("ServiceID"))
         if stack is not None:
             by_stack[stack][1].append(task)
-    return by_stack, nodes
+    return by_stack, nodes, sorted(present)
 
 
 def compare_stacks(module, client, stacks):
     """Exit with, per stack of ``stacks``, whether it runs as rendered (expect_stacks)."""
     try:
-        by_stack, nodes = read_stacks(client, stacks)
+        by_stack, nodes, present = read_stacks(client, stacks)
     except docker.errors.APIError as exc:
         module.fail_json(msg="swarm_stack_status: the engine refused the query (is this a Swarm manager?): %s" % to_native(exc))
     result = {}
@@ -210,7 +221,7 @@ def compare_stacks(module, client, stacks):
             module.fail_json(msg="swarm_stack_status: expect_stacks.%s must be a rendered stack (a mapping), got %s" % (name, type(stack).__name__))
         summary = summarise(by_stack[name][0], by_stack[name][1], nodes)
         result[name] = {"up_to_date": up_to_date(summary, stack), "services": summary}
-    module.exit_json(changed=False, stacks=result, services={}, problems=[], waited=0.0, up_to_date=False)
+    module.exit_json(changed=False, stacks=result, present_stacks=present, services={}, problems=[], waited=0.0, up_to_date=False)
 
 
 def service_logs(client, name, tail):

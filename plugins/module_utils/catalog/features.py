@@ -53,8 +53,10 @@ def _missing(kernel: t.Optional[t.Mapping[str, t.Any]], options: t.Iterable[str]
 
 def feature_problems(plan: t.Mapping[str, t.Any], nodes: t.Mapping[str, t.Mapping[str, t.Any]],
                      encrypted_networks: t.Iterable[str] = (),
-                     matches: t.Optional[t.Callable[..., bool]] = None) -> t.List[str]:
-    """Missing kernel features (one line per feature with the nodes that lack it) and GPU services without a GPU."""
+                     matches: t.Optional[t.Callable[..., bool]] = None, gpu_strategy: str = "spread") -> t.List[str]:
+    """Missing kernel features (one line per feature with the nodes that lack it), GPU services without a GPU (and, with
+    the nvidia role's strategy spread, more GPUs wanted in all than the GPU nodes have), QuickSync services without an
+    Intel iGPU."""
     problems = []  # type: t.List[str]
     for options, what, fix in kernel_requirements(plan, encrypted_networks):
         lacking = {}  # type: t.Dict[str, t.List[str]]
@@ -84,4 +86,41 @@ def feature_problems(plan: t.Mapping[str, t.Any], nodes: t.Mapping[str, t.Mappin
                             "(swarm_node_labels), or disable the service"
                             % (entry["service"], count, "" if count == 1 else "s", "one" if count == 1 else "that many",
                                ", ".join("%s: %d" % (h, g) for h, g in sorted(known.items()))))
+    problems.extend(_gpu_total(plan, nodes, matches, gpu_strategy))
+    for entry in plan.get("quicksync", []):
+        eligible = {h: n for h, n in nodes.items()
+                    if matches is None or matches(entry["constraints"], h, n["role"], n.get("labels") or {})}
+        known = {h: n["quicksync"] for h, n in eligible.items() if n.get("quicksync") is not None}
+        if not eligible or len(known) < len(eligible) or any(known.values()):
+            continue
+        problems.append("%s: needs Intel QuickSync (quicksync: true), and no node it may run on has an Intel iGPU with a "
+                        "render node (%s); it would never start. Run it on a node with one (placement), or drop quicksync "
+                        "(it then transcodes on the CPU), or disable the service"
+                        % (entry["service"], ", ".join(sorted(eligible))))
     return problems
+
+
+def has_quicksync(read: t.Mapping[str, t.Any]) -> bool:
+    """An Intel display function (PCI vendor 0x8086) and a DRM render node, as mediastack.core.node_features reads them."""
+    intel = any(str(f.get("vendor", "")).lower() in ("0x8086", "8086") for f in read.get("pci_display") or [])
+    return intel and bool(read.get("render_nodes"))
+
+
+def _gpu_total(plan: t.Mapping[str, t.Any], nodes: t.Mapping[str, t.Mapping[str, t.Any]],
+               matches: t.Optional[t.Callable[..., bool]], gpu_strategy: str) -> t.List[str]:
+    """With strategy spread every GPU service gets GPUs of its own (gpu_assign): the GPU nodes must have them all."""
+    requests = plan.get("gpu_requests") or {}
+    if gpu_strategy != "spread" or len(requests) < 2:
+        return []
+    constraints = {e["service"]: e["constraints"] for e in plan.get("capacity", []) if e["service"] in requests}
+    gpu_nodes = {h: n for h, n in nodes.items()
+                 if any(matches is None or matches(c, h, n["role"], n.get("labels") or {}) for c in constraints.values())}
+    if not gpu_nodes or any(n.get("gpus") is None for n in gpu_nodes.values()):
+        return []  # none (the placement check's) or not read (they may have them)
+    wanted = sum(int(r.get("count") or 1) for r in requests.values())
+    have = sum(int(n["gpus"]) for n in gpu_nodes.values())
+    if wanted <= have:
+        return []
+    return ["%s: need %d NVIDIA GPUs in all (nvidia_gpu_strategy spread gives each its own), and the GPU nodes have %d (%s); "
+            "set nvidia_gpu_strategy: share to let them share, add a GPU, or disable one of them"
+            % (", ".join(sorted(requests)), wanted, have, ", ".join("%s: %d" % (h, int(n["gpus"])) for h, n in sorted(gpu_nodes.items())))]

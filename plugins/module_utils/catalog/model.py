@@ -49,8 +49,14 @@ UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
 SERVICE_KEYS = frozenset((
     "name", "description", "image", "version", "digest", "ports", "volumes", "env", "puid", "pgid", "run_as", "networks",
     "placement", "resources", "healthcheck", "route", "auth", "stateful", "mode", "replicas", "backup_paths", "metrics",
-    "dependencies", "gpu", "secrets", "forward_auth", "labels", "command", "enabled", "configs",
+    "dependencies", "gpu", "secrets", "forward_auth", "labels", "command", "enabled", "configs", "quicksync",
 ))
+# Host paths a `host` volume may bind: the container runtime's and the kernel's own interfaces. Anything else (a NAS
+# mount, a disk) holds data, which belongs under the platform's storage: the storage root by kind, or the library.
+HOST_PATH_PREFIXES = ("/var/run/docker.sock", "/run/docker.sock", "/var/lib/docker/containers", "/dev", "/sys", "/proc",
+                      "/etc/localtime", "/etc/timezone", "/lib/modules", "/usr/lib/modules")
+# A bypass path: /segment/... ; `*` stands for exactly one path segment (e.g. Prowlarr's /*/api indexer feeds).
+BYPASS_PATH = re.compile(r"^(/([A-Za-z0-9._~:@!$&'()+,;=-]+|\*))+/?$")
 PLATFORM_DEFAULTS = {
     "domain": "",
     "storage_root": "/srv/mediastack",
@@ -149,6 +155,9 @@ class Route:
 class Auth:
     policy: str = "two_factor"
     groups: t.List[str] = field(default_factory=list)
+    # Paths the app's own clients and API use (native TV/phone apps, Subsonic /rest, the *arr apps' /api with the
+    # app's key): they cannot pass the portal, so they bypass it and the app's own login or key protects them.
+    bypass_paths: t.List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -203,6 +212,9 @@ class Service:  # pylint: disable=too-many-instance-attributes
     labels: t.Dict[str, str] = field(default_factory=dict)
     command: t.Optional[t.List[str]] = None
     configs: t.List[t.Dict[str, str]] = field(default_factory=list)
+    # Intel QuickSync (/dev/dri): Swarm services cannot take devices, so such a service runs as a node-pinned
+    # container on a QuickSync node (roles/quicksync, tasks_from pinned_container), not as a Swarm stack.
+    quicksync: bool = False
 
     def required_secrets(self) -> t.List[str]:
         """Secrets the service reads: its own plus its database password."""

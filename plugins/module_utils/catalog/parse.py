@@ -17,7 +17,7 @@ import typing as t
 from collections.abc import Mapping
 
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import (
-    AUTH_POLICIES, DIGEST, DOMAIN, ENDPOINT_MODES, ENV_NAME, FLOATING_TAGS, GROUP_NAME, MODES, PLATFORM_DEFAULTS, PROTOCOLS,
+    AUTH_POLICIES, BYPASS_PATH, DIGEST, DOMAIN, HOST_PATH_PREFIXES, ENDPOINT_MODES, ENV_NAME, FLOATING_TAGS, GROUP_NAME, MODES, PLATFORM_DEFAULTS, PROTOCOLS,
     PUBLISH_MODES, REPOSITORY, RUN_AS, SECRET_NAME, SEGMENTS, SERVICE_KEYS, SERVICE_NAME, SUBDOMAIN, TAG, UNITS, VOLUME_KINDS,
     Auth, CatalogError, GpuRequest, Healthcheck, Image, Port, Postgres, Resources, Route, Service, Volume, backup_volume,
     format_cpus, format_memory, parse_memory,
@@ -99,6 +99,13 @@ def _volumes(check: Problems, raw: t.Any) -> t.List[Volume]:
         if kind == "host":
             if not isinstance(source, str) or not source.startswith("/") or ".." in source.split("/"):
                 check.bad(path + ".source", "must be an absolute host path for kind host (e.g. /var/run/docker.sock), got %r" % (source,))
+                continue
+            if not any(source == p or source.startswith(p.rstrip("/") + "/") for p in HOST_PATH_PREFIXES):
+                check.bad(path + ".source", "host path %s is outside the platform's storage; data lives under the storage root "
+                                            "(kinds config, data, cache) or the library (kinds media, downloads, library: e.g. "
+                                            "{kind: media, source: movies, target: %s} for a media folder; point common_library_root "
+                                            "at the disk that holds it). kind host is for %s"
+                          % (source, target, ", ".join(HOST_PATH_PREFIXES)))
                 continue
         elif not isinstance(source, str) or source.startswith("/") or ".." in source.split("/"):
             check.bad(path + ".source", "must be a path relative to the %s directory (no leading / or ..), got %r" % (kind, source))
@@ -210,7 +217,7 @@ def _auth(check: Problems, raw: t.Any, routed: bool) -> Auth:
     if isinstance(raw, str):
         raw = {"policy": raw}
     auth = check.mapping(raw, "auth") or {}
-    check.keys(auth, "auth", ("policy", "groups"))
+    check.keys(auth, "auth", ("policy", "groups", "bypass_paths"))
     policy = check.choice(auth.get("policy", "two_factor"), "auth.policy", AUTH_POLICIES) or "two_factor"
     groups = []
     for group in check.seq(auth.get("groups"), "auth.groups"):
@@ -222,7 +229,17 @@ def _auth(check: Problems, raw: t.Any, routed: bool) -> Auth:
         check.bad("auth.groups", "cannot restrict a bypass policy to groups; use one_factor or two_factor")
     if not routed and "policy" in auth and policy != "two_factor":
         check.bad("auth", "is set but the service has no route; add a route or drop auth")
-    return Auth(policy, groups)
+    bypass_paths = []
+    for entry in check.seq(auth.get("bypass_paths"), "auth.bypass_paths"):
+        if not isinstance(entry, str) or not BYPASS_PATH.match(entry) or entry == "/":
+            check.bad("auth.bypass_paths", "entry %r is not a URL path prefix such as /api or /rest (not /; * stands for one "
+                                           "path segment)" % (entry,))
+        elif entry not in bypass_paths:
+            bypass_paths.append(entry)
+    if bypass_paths and (policy == "bypass" or not routed):
+        check.bad("auth.bypass_paths", "are only meaningful on a routed service behind the portal (policy one_factor or "
+                                       "two_factor); drop them")
+    return Auth(policy, groups, bypass_paths)
 
 
 def _dependencies(check: Problems, raw: t.Any, name: str) -> t.Tuple[t.Optional[Postgres], bool, t.List[str]]:
@@ -365,6 +382,14 @@ def parse_service(name: str, raw: t.Any, platform: t.Optional[t.Mapping[str, t.A
     stateful = check.boolean(raw.get("stateful", False), "stateful")
     replicas = check.integer(raw.get("replicas", 1), "replicas", 0, 100)
     mode = check.choice(raw.get("mode", "replicated"), "mode", MODES) or "replicated"
+    quicksync = check.boolean(raw.get("quicksync", False), "quicksync")
+    if quicksync and gpu:
+        check.bad("quicksync", "and gpu are both set; a service uses Intel QuickSync or an NVIDIA GPU, not both")
+    if quicksync and (mode == "global" or (replicas or 1) > 1):
+        check.bad("quicksync", "services run as one container pinned to a QuickSync node; drop mode global and replicas")
+    if quicksync and (secrets or postgres or configs):
+        check.bad("quicksync", "services run as a plain container pinned to a QuickSync node, which cannot read Docker secrets "
+                               "or configs (nor a database password secret); drop secrets, configs and dependencies.postgres")
     if mode == "global" and raw.get("replicas") is not None:
         check.bad("replicas", "is set, but mode global runs one task on every node the placement allows; drop replicas or the mode")
     service = Service(
@@ -376,6 +401,7 @@ def parse_service(name: str, raw: t.Any, platform: t.Optional[t.Mapping[str, t.A
         replicas=1 if replicas is None else replicas,
         backup_paths=backup, metrics=_metrics(check, raw.get("metrics")), postgres=postgres, redis=redis, depends_on=others,
         gpu=gpu, secrets=secrets, forward_auth=forward_auth, labels=labels, command=command, configs=configs,
+        quicksync=bool(quicksync),
     )
     for path in service.backup_paths:
         volume = backup_volume(service, path)

@@ -76,7 +76,11 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
         if unknown or disabled:
             raise CatalogError(unknown + disabled)
     order = deploy_order(services, only or sorted(services), settings)
-    chosen = [services[n] for n in order]
+    everything = [services[n] for n in order]
+    # A QuickSync service is not a Swarm stack: it runs as a container pinned to a QuickSync node (Swarm services cannot
+    # take /dev/dri); the plan lists it apart ("pinned"), with its directories and backups like any other.
+    chosen = [svc for svc in everything if not svc.quicksync]
+    order = [svc.name for svc in chosen]
     remove = [] if only else sorted(n for n in catalog if n not in services)
     secrets = sorted({s for svc in chosen for s in svc.required_secrets()})
     configs = sorted({c["source"] for svc in chosen for c in svc.configs})
@@ -84,7 +88,7 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
                  "password_secret": svc.postgres.password_secret, "server": settings["postgres_service"]}
                 for svc in chosen if svc.postgres]
     paths = []
-    for svc in chosen:
+    for svc in everything:
         for vol in svc.volumes:
             if vol.kind == "host":
                 continue
@@ -126,7 +130,10 @@ def deploy_plan(catalog: t.Any, platform: t.Optional[t.Mapping[str, t.Any]] = No
         "endpoint_mode": str(settings["endpoint_mode"]),
         "library_root": library_root(settings),
         # Host paths per backup class of each service with backup_paths (module_utils/catalog/backup.py).
-        "backup": backup_entries(chosen, settings),
+        "backup": backup_entries(everything, settings),
+        # Services run as node-pinned containers on a QuickSync node (roles/quicksync, tasks_from pinned_container).
+        "pinned": [svc.name for svc in everything if svc.quicksync],
+        "quicksync": [{"service": svc.name, "constraints": list(svc.constraints)} for svc in everything if svc.quicksync],
     }
 
 
@@ -179,7 +186,7 @@ def backup_services(plan: t.Mapping[str, t.Any], hostname: str, role: str, label
 
 
 def capacity_problems(plan: t.Mapping[str, t.Any], nodes: t.Mapping[str, t.Mapping[str, t.Any]],
-                      min_free_gib: float = 0, encrypted_networks: t.Iterable[str] = ()) -> t.List[str]:
+                      min_free_gib: float = 0, encrypted_networks: t.Iterable[str] = (), gpu_strategy: str = "spread") -> t.List[str]:
     """What the nodes' facts say the plan cannot get, before anything changes.
 
     ``nodes`` maps each Swarm node to {role: manager|worker, labels, cpus, memory_mb, free_gib}: free_gib is
@@ -223,4 +230,4 @@ def capacity_problems(plan: t.Mapping[str, t.Any], nodes: t.Mapping[str, t.Mappi
                 problems.append("%s: only %.1f GiB free on the filesystem of %s (at least %s GiB wanted); free space or "
                                 "lower common_data_root_min_free_gib" % (host, float(free), plan.get("storage_root"),
                                                                          format_cpus(float(min_free_gib))))
-    return problems + feature_problems(plan, nodes, encrypted_networks, node_matches)
+    return problems + feature_problems(plan, nodes, encrypted_networks, node_matches, gpu_strategy)

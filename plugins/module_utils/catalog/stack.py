@@ -100,15 +100,27 @@ def _network_anchor(svc: Service, settings: t.Dict[str, t.Any], anchor_image: st
     }
 
 
+def image_reference(svc: Service, settings: t.Mapping[str, t.Any]) -> str:
+    """The service's image as it is pulled: the platform's ``image_overrides`` entry for it, or its reference through
+    ``image_registry`` (a Swarm stack and a node-pinned container, ``catalog/pinned.py``, use the same)."""
+    return settings["image_overrides"].get(svc.name) or svc.image.reference(str(settings["image_registry"] or ""))
+
+
+def service_env(svc: Service) -> t.Dict[str, str]:
+    """The service's environment, with PUID/PGID for ``run_as: env`` (a stack and a node-pinned container alike)."""
+    env = dict(svc.env)
+    if svc.run_as == "env" and svc.puid is not None:
+        env.setdefault("PUID", str(svc.puid))
+        env.setdefault("PGID", str(svc.pgid))
+    return env
+
+
 def render_stack(svc: Service, platform: t.Optional[t.Mapping[str, t.Any]] = None,
                  gpu_assignment: t.Optional[t.Mapping[str, t.Any]] = None) -> t.Dict[str, t.Any]:
     """One service -> a Docker stack file (compose v3 dict) for ``community.docker.docker_stack``."""
     settings = platform_settings(platform)
     name = svc.name
-    env = dict(svc.env)
-    if svc.run_as == "env" and svc.puid is not None:
-        env.setdefault("PUID", str(svc.puid))
-        env.setdefault("PGID", str(svc.pgid))
+    env = service_env(svc)
     reservations = {}  # type: t.Dict[str, t.Any]
     constraints = list(svc.constraints)
     if svc.gpu:
@@ -163,9 +175,7 @@ def render_stack(svc: Service, platform: t.Optional[t.Mapping[str, t.Any]] = Non
         del deploy["replicas"]  # one task per node the placement allows
     elif svc.stateful and svc.replicas > 1 and not svc.route:
         deploy["placement"]["max_replicas_per_node"] = 1
-    registry = str(settings["image_registry"] or "")
-    image = settings["image_overrides"].get(name) or svc.image.reference(registry)
-    service = {"image": image, "deploy": deploy}  # type: t.Dict[str, t.Any]
+    service = {"image": image_reference(svc, settings), "deploy": deploy}  # type: t.Dict[str, t.Any]
     if svc.command:
         service["command"] = list(svc.command)
     if svc.run_as == "user" and svc.puid is not None:

@@ -94,6 +94,7 @@ def _cross_checks(services: t.Dict[str, Service], settings: t.Dict[str, t.Any]) 
             else:
                 host_ports[key] = name
         problems.extend(_dependency_checks(svc, services, settings))
+        problems.extend(_segment_checks(svc, services, settings))
         problems.extend(_metrics_checks(svc, edge))
         if svc.gpu and gpu_nodes is not None and not gpu_nodes:
             problems.append("%s: gpu requests a GPU (profiles %s) but no Swarm node has one; label a GPU node (swarm_node_labels: {gpu: \"true\"}) "
@@ -131,6 +132,26 @@ def _metrics_checks(svc: Service, edge: t.Optional[Service]) -> t.List[str]:
         return ["%s: metrics.path / would expose the whole app on the metrics entrypoint; give the metrics path (e.g. /metrics)"
                 % svc.name]
     return []
+
+
+def _segment_checks(svc: Service, services: t.Dict[str, Service], settings: t.Dict[str, t.Any]) -> t.List[str]:
+    """The zero-trust segments: dmz holds only what faces the internet (the edge and the SSO portal it asks), data only
+    the databases and the services that use them."""
+    problems = []
+    if "dmz" in svc.networks and svc.name != settings["edge_service"] and not svc.forward_auth:
+        problems.append("%s: networks has dmz, the public-facing segment, which only the edge (%s) and the SSO portal join; "
+                        "drop dmz: %s reaches %s over route.network%s"
+                        % (svc.name, settings["edge_service"], settings["edge_service"], svc.name,
+                           "" if svc.route else " once it has a route"))
+    if "data" in svc.networks and svc.placement.get("role") != "data" \
+            and svc.name not in (settings["postgres_service"], settings["redis_service"]):
+        users_data = svc.postgres is not None or svc.redis or any(
+            "data" in services[d].networks for d in svc.depends_on if d in services)
+        if not users_data:
+            problems.append("%s: networks has data, the databases' segment, but %s uses no database there (dependencies "
+                            "postgres, redis or a service on data); drop data from networks or declare the dependency"
+                            % (svc.name, svc.name))
+    return problems
 
 
 def _dependency_checks(svc: Service, services: t.Dict[str, Service], settings: t.Dict[str, t.Any]) -> t.List[str]:

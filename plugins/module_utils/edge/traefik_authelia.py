@@ -4,7 +4,8 @@
 
 ``traefik_static`` (the static configuration, ``traefik.yml``), ``traefik_dynamic`` (the file
 provider's ``/etc/traefik/dynamic/edge.yml``: TLS options, user certificates, the ``secure-headers``
-middleware), ``authelia_configuration`` (``configuration.yml``, access rules from the service catalog)
+middleware, the routes of the catalog's node-pinned services), ``authelia_configuration``
+(``configuration.yml``, access rules from the service catalog)
 and ``authelia_users`` (``users_database.yml``) return plain dicts; ``docs/edge.md`` lists the settings.
 
 Every bad input raises ``EdgeError`` (an ``InputError``, its lines collected by ``problems.Problems``) with one
@@ -24,6 +25,7 @@ from collections.abc import Mapping
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.access import authelia_rules
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.model import DOMAIN, GROUP_NAME, SERVICE_NAME, CatalogError, Service
 from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse import parse_catalog
+from ansible_collections.mediastack.core.plugins.module_utils.catalog.pinned import traefik_routes as pinned_routes
 from ansible_collections.mediastack.core.plugins.module_utils.problems import InputError, Problems, did_you_mean, shown
 
 EDGE_DEFAULTS = {
@@ -402,8 +404,11 @@ def traefik_static(settings: t.Any) -> t.Dict[str, t.Any]:
     return config
 
 
-def traefik_dynamic(settings: t.Any) -> t.Dict[str, t.Any]:
-    """The file provider's dynamic configuration: default TLS options, user certificates, secure headers."""
+def traefik_dynamic(settings: t.Any, catalog: t.Any = None, platform: t.Optional[t.Mapping[str, t.Any]] = None,
+                    enabled: t.Optional[t.Sequence[str]] = None) -> t.Dict[str, t.Any]:
+    """The file provider's dynamic configuration: default TLS options, user certificates, secure headers; with the
+    ``catalog``, also the routes of its enabled node-pinned (QuickSync) services, which the swarm provider cannot see
+    (``catalog/pinned.py``; ``platform`` as for the stacks, whose labels route every other service)."""
     s = edge_settings(settings)
     _need_certificates(s)
     options = {"minVersion": TLS_VERSIONS[s["tls_min_version"]], "sniStrict": True}  # type: t.Dict[str, t.Any]
@@ -424,7 +429,18 @@ def traefik_dynamic(settings: t.Any) -> t.Dict[str, t.Any]:
         "permissionsPolicy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
         "customResponseHeaders": {"Server": "", "X-Powered-By": ""},
     }
-    return {"tls": tls, "http": {"middlewares": {HEADERS_MIDDLEWARE: {"headers": headers}}}}
+    http = {"middlewares": {HEADERS_MIDDLEWARE: {"headers": headers}}}  # type: t.Dict[str, t.Any]
+    if catalog is not None:
+        services = _enabled_catalog(catalog, enabled)
+        try:
+            routes = pinned_routes(services.values(), platform)
+        except CatalogError as exc:
+            raise EdgeError(["catalog: %s" % p for p in exc.problems]) from exc
+        for key in ("routers", "services"):
+            if routes[key]:
+                http[key] = routes[key]
+        http["middlewares"].update(routes["middlewares"])
+    return {"tls": tls, "http": http}
 
 
 def _enabled_catalog(catalog: t.Any, enabled: t.Optional[t.Sequence[str]]) -> t.Dict[str, Service]:

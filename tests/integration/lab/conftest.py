@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from ..helpers import ROOT, env, playbook
 
@@ -39,8 +40,10 @@ def lab():
     assert leftovers() == [], "lab_down left these behind, so the lab would not be fresh"
     up = playbook("playbooks/lab.yml")
     assert up.returncode == 0, up.stdout[-5000:]
-    # The catalog's images, as stand-ins under their own repo:tag, in the lab registry (image_registry).
-    images = subprocess.run([sys.executable, "scripts/standin_images.py", "--push", "127.0.0.1:5000"], cwd=ROOT, text=True,
+    # The images of the services the lab deploys (the services role's default services_enabled: the lab inventory sets
+    # none), as stand-ins under their own repo:tag, in the lab registry (image_registry).
+    enabled = yaml.safe_load((ROOT / "roles" / "services" / "defaults" / "main.yml").read_text(encoding="utf-8"))["services_enabled"]
+    images = subprocess.run([sys.executable, "scripts/standin_images.py", "--push", "127.0.0.1:5000", *enabled], cwd=ROOT, text=True,
                             capture_output=True, check=False)
     assert images.returncode == 0, images.stderr[-3000:]
     inventory = subprocess.run(["ansible-inventory", "-i", "inventories/lab/docker.yml", "--list"], cwd=ROOT, env=env(),

@@ -31,7 +31,8 @@ JELLYFIN_GPU = {
     "generic_resources": [{"kind": "NVIDIA-GPU-0", "value": 1}], "shared": False, "shared_with": [],
 }
 SECRETS = ["authelia_jwt_secret", "authelia_session_secret", "authelia_storage_encryption_key", "authelia_db_password",
-           "postgres_password", "immich_db_password", "authelia_users", "grafana_admin_password"]
+           "postgres_password", "immich_db_password", "authelia_users", "grafana_admin_password",
+           "funkwhale_db_password", "librephotos_db_password", "plex_claim_token"]
 
 
 @pytest.fixture(scope="module")
@@ -200,8 +201,13 @@ class TestOtherServices:
         stack = render("immich")
         svc = stack["services"]["immich"]
         assert "immich_db_password" in stack["secrets"]
-        assert svc["environment"]["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"
+        assert "NVIDIA_DRIVER_CAPABILITIES" not in svc["environment"]  # the server: its machine learning is immich-ml's
+        assert svc["environment"]["IMMICH_MACHINE_LEARNING_URL"] == "http://immich-ml:3003"
         assert svc["deploy"]["resources"]["limits"] == {"cpus": "4", "memory": "16G"}
+        ml = render("immich-ml")["services"]["immich-ml"]
+        assert ml["environment"]["NVIDIA_DRIVER_CAPABILITIES"] == "compute,utility"  # the seed's GPU 1: ML acceleration
+        assert "node.labels.gpu==true" in ml["deploy"]["placement"]["constraints"]
+        assert "traefik.enable" not in ml["deploy"]["labels"]  # internal: the server calls it on the media overlay
 
     def test_reservations(self):
         res = deploy_of(render("navidrome", dict(PLATFORM, reservation_ratio=0.5)), "navidrome")["resources"]["reservations"]
@@ -243,14 +249,16 @@ class TestBadInput:
         catalog["navidrome"]["route"]["subdomain"] = "jellyfin"
         catalog["audiobookshelf"]["ports"] = [{"target": 80, "published": 443}]
         catalog["redis"]["image"] = "redis"
-        out = catalog_validate(catalog, dict(PLATFORM, gpu_nodes=[], secrets=SECRETS[1:]), enabled=sorted(catalog) + ["jelyfin"])
+        secrets = [s for s in SECRETS[1:] if s != "plex_claim_token"]  # Plex enabled without its claim token
+        out = catalog_validate(catalog, dict(PLATFORM, gpu_nodes=[], secrets=secrets), enabled=sorted(catalog) + ["jelyfin"])
         expected = [
             "enabled: unknown service name 'jelyfin'; did you mean jellyfin?",
             "redis: version is missing for image redis",
             "navidrome: route.subdomain 'jellyfin' is already used by jellyfin",
             "traefik: ports publishes host port 443/tcp, which audiobookshelf already publishes",
             "jellyfin: gpu requests a GPU (profiles h264, h265, av1) but no Swarm node has one",
-            "immich: gpu requests a GPU (profiles ml) but no Swarm node has one",
+            "immich-ml: gpu requests a GPU (profiles ml) but no Swarm node has one",
+            "plex: secrets needs Docker secret 'plex_claim_token', which is not defined",
             "authelia: secrets needs Docker secret 'authelia_jwt_secret', which is not defined",
         ]
         for line in expected:
@@ -262,9 +270,17 @@ class TestBadInput:
 class TestAutheliaRules:
     def test_rules(self, shared_dir):
         rules = catalog_authelia_rules(SEED, "media.example.org")
-        assert rules[0] == {"domain": ["auth.media.example.org"], "policy": "bypass"}
+        bypass = [r for r in rules if r["policy"] == "bypass"]
+        assert rules[:len(bypass)] == bypass  # every bypass first: Authelia takes the first rule that matches
+        assert {"domain": ["auth.media.example.org"], "policy": "bypass"} in bypass  # the portal itself, whole host
+        # then the paths the apps' own clients and keys use, host by host (Subsonic, the *arr APIs, Jellyfin has none)
+        assert {"domain": ["sonarr.media.example.org"], "resources": ["^/api([/?].*)?$"], "policy": "bypass"} in bypass
+        assert {"domain": ["airsonic.media.example.org"], "resources": ["^/rest([/?].*)?$"], "policy": "bypass"} in bypass
+        (jellyfin,) = [r for r in bypass if r["domain"] == ["jellyfin.media.example.org"]]
+        assert "^/Users([/?].*)?$" in jellyfin["resources"] and "^/web([/?].*)?$" not in jellyfin["resources"]
+        assert not [r for r in bypass if r["domain"] == ["grafana.media.example.org"]]  # an admin UI: no path passes
         assert {"domain": ["traefik.media.example.org"], "policy": "two_factor", "subject": ["group:admins"]} in rules
-        index = rules.index({"domain": ["jellyfin.media.example.org"], "policy": "one_factor", "subject": ["group:media"]})
+        index = rules.index({"domain": ["jellyfin.media.example.org"], "policy": "two_factor", "subject": ["group:media"]})
         assert rules[index + 1] == {"domain": ["jellyfin.media.example.org"], "policy": "deny"}
         assert not any("postgres" in r["domain"][0] for r in rules)
         schema = json.loads((shared_dir / "fixtures" / "schemas" / "authelia-v4.39-configuration.json").read_text(encoding="utf-8"))
@@ -272,7 +288,9 @@ class TestAutheliaRules:
 
     def test_enabled_subset(self):
         rules = catalog_authelia_rules(SEED, "media.example.org", enabled=["navidrome"])
-        assert [r["domain"] for r in rules] == [["music.media.example.org"], ["music.media.example.org"]]
+        assert [(r["domain"], r["policy"]) for r in rules] == [
+            (["music.media.example.org"], "bypass"), (["music.media.example.org"], "two_factor"), (["music.media.example.org"], "deny")]
+        assert rules[0]["resources"] == ["^/rest([/?].*)?$"]
 
     @pytest.mark.parametrize("catalog,domain,match", [
         ([], "x.org", "mapping"), (SEED, "not a domain", "DNS name"), ({"a": {"image": "x"}}, "x.org", "version is missing"),
@@ -285,7 +303,7 @@ class TestAutheliaRules:
 class TestRandomCatalogs:
     def test_random_services_render_or_name_their_problem(self, stack_schema):
         rng = random.Random(2025)
-        segments = ["media", "admin", "data", "dmz"]
+        segments = ["media", "admin", "data"]  # dmz is the edge's and the SSO's own (TestSegmentRules)
         for case in range(150):
             name = "svc%d" % case
             nets = rng.sample(segments, rng.randint(1, 3))
@@ -298,6 +316,8 @@ class TestRandomCatalogs:
                 "replicas": rng.randint(0, 3),
                 "ports": [{"target": rng.randint(1, 65535), "published": rng.randint(1024, 65535), "protocol": rng.choice(["tcp", "udp"])}],
             }
+            if "data" in nets:  # the data segment holds the databases (and the services that use them)
+                raw["placement"]["role"] = "data"
             if rng.random() < 0.5:
                 raw["route"] = {"subdomain": "app%d" % case, "port": rng.randint(1, 65535), "network": rng.choice(nets)}
                 raw["auth"] = {"policy": rng.choice(["bypass", "one_factor", "two_factor"])}

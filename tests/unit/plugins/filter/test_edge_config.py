@@ -285,10 +285,12 @@ class TestTraefikDynamic:
 # --- Authelia configuration ----------------------------------------------------------------------------------
 
 
-def decide(rules, default, host, groups):
-    """Authelia's first-match evaluation of access_control for a user with ``groups``."""
+def decide(rules, default, host, groups, path="/"):
+    """Authelia's first-match evaluation of access_control for a user with ``groups`` asking ``path`` (with its query)."""
     for rule in rules:
         if host not in rule["domain"]:
+            continue
+        if rule.get("resources") and not any(re.match(r, path) for r in rule["resources"]):
             continue
         subjects = rule.get("subject")
         if subjects and not any(s == "group:%s" % g for s in subjects for g in groups):
@@ -354,9 +356,9 @@ class TestAutheliaConfiguration:
         assert config["access_control"] == {"default_policy": "deny", "rules": authelia_rules(services.values(), DOMAIN)}
 
     @pytest.mark.parametrize(("host", "groups", "policy"), [
-        ("jellyfin", ["media"], "one_factor"), ("jellyfin", ["admins"], "deny"), ("jellyfin", [], "deny"),
-        ("music", ["media"], "one_factor"), ("music", ["guests"], "deny"),
-        ("audiobooks", ["media"], "one_factor"), ("audiobooks", [], "deny"),
+        ("jellyfin", ["media"], "two_factor"), ("jellyfin", ["admins"], "deny"), ("jellyfin", [], "deny"),
+        ("music", ["media"], "two_factor"), ("music", ["guests"], "deny"),
+        ("audiobooks", ["media"], "two_factor"), ("audiobooks", [], "deny"),
         ("traefik", ["admins"], "two_factor"), ("traefik", ["media"], "deny"),
         ("photos", ["media"], "two_factor"),
         ("auth", [], "bypass"),
@@ -365,6 +367,17 @@ class TestAutheliaConfiguration:
     def test_forward_auth_decisions_for_the_seed_routes(self, host, groups, policy):
         access = authelia_configuration(SEED, ACME_DNS)["access_control"]
         assert decide(access["rules"], access["default_policy"], "%s.%s" % (host, DOMAIN), groups) == policy
+
+    @pytest.mark.parametrize(("host", "path", "groups", "policy"), [
+        # the apps' own clients and API keys pass the portal on their paths; the UI stays behind it
+        ("jellyfin", "/Users/AuthenticateByName", [], "bypass"), ("jellyfin", "/web/index.html", [], "deny"),
+        ("music", "/rest/ping.view?u=a&t=b", [], "bypass"), ("music", "/restore", [], "deny"),
+        ("music", "/app/", ["media"], "two_factor"),
+        ("audiobooks", "/api/libraries", [], "bypass"), ("audiobooks", "/apiary", [], "deny"),
+    ])
+    def test_client_paths_bypass_the_portal_and_nothing_else(self, host, path, groups, policy):
+        access = authelia_configuration(SEED, ACME_DNS)["access_control"]
+        assert decide(access["rules"], access["default_policy"], "%s.%s" % (host, DOMAIN), groups, path) == policy
 
     def test_disabled_service_gets_no_rule(self):
         catalog = copy.deepcopy(SEED)

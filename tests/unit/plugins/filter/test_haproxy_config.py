@@ -20,7 +20,10 @@ from ansible_collections.mediastack.core.plugins.module_utils.catalog.parse impo
 from ansible_collections.mediastack.core.plugins.module_utils.edge.haproxy import HaproxyConfigError, render_haproxy
 
 ROOT = Path(__file__).resolve().parents[4]
-SEED = yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(encoding="utf-8"))
+# The services the services role enables by default (the figures below are theirs; every app renders the same way).
+ENABLED = yaml.safe_load((ROOT / "roles" / "services" / "defaults" / "main.yml").read_text(encoding="utf-8"))["services_enabled"]
+SEED = {name: entry for name, entry in yaml.safe_load((ROOT / "roles" / "services" / "files" / "catalog-seed.yml").read_text(
+    encoding="utf-8")).items() if name in ENABLED or name == "immich"}
 PLATFORM = {"domain": "media.example.org"}
 ROUTED = ["audiobookshelf", "authelia", "immich", "jellyfin", "navidrome"]  # traefik routes to api@internal
 SERVERS = {"jellyfin": ["10.0.0.11:8096", "10.0.0.12:8096"], "navidrome": ["10.0.0.11:4533"], "audiobookshelf": ["127.0.0.1:13378"],

@@ -69,6 +69,8 @@ def test_each_stack_is_compared_with_one_read_of_the_swarm(swarm, capsys):
     assert result["stacks"]["alpha"]["services"]["app"]["running"] == 1
     assert result["stacks"]["beta"]["services"]["app"]["running"] == 0
     assert result["stacks"]["gamma"]["services"] == {}
+    # every stack that has a service, asked for or not (the services role removes only disabled stacks that exist)
+    assert result["present_stacks"] == ["alpha", "beta", "other"]
     assert [kind for kind, _unused in client.reads] == ["services", "tasks", "nodes"]
 
 
