@@ -143,7 +143,8 @@ def test_plan_stops_before_any_change(case: str, tmp_path: Path):
 
 
 @pytest.mark.parametrize("extra,shown", [
-    ({}, "services: deploy audiobookshelf, postgres, redis, authelia, grafana, jellyfin, loki, navidrome, promtail, traefik; remove immich"),
+    ({}, "services: deploy audiobookshelf, postgres, redis, authelia, grafana, jellyfin, loki, navidrome, promtail, traefik; "
+         "not enabled (a stack of one that runs is removed): airsonic-advanced, booksonic, calibre-web, deluge"),
     ({"services_only": ["authelia"]}, "services: deploy postgres, redis, authelia"),
 ])
 def test_plan_step_passes_with_valid_input(extra: dict, shown: str, tmp_path: Path):
